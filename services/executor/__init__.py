@@ -1,0 +1,1 @@
+"""Executor service: runs untrusted programs in a sandbox."""
