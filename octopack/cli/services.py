@@ -8,6 +8,10 @@ import importlib
 #: Service name -> module with a ``main()`` that serves until SIGTERM.
 SERVICES = {
     "executor": "octopack.services.executor.__main__",
+    "datasets": "octopack.services.datasets.__main__",
+    "crawler": "octopack.services.crawler.__main__",
+    "filter": "octopack.services.filter.__main__",
+    "controller": "octopack.services.controller.__main__",
 }
 
 

@@ -105,6 +105,7 @@ class Limits(_message.Message):
     MAX_FILE_BYTES_FIELD_NUMBER: _builtins.int
     MAX_OPEN_FILES_FIELD_NUMBER: _builtins.int
     MAX_OUTPUT_BYTES_FIELD_NUMBER: _builtins.int
+    COMPILE_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     timeout_seconds: _builtins.float
     """wall clock for the run step (compile has its own budget)"""
     cpu_seconds: _builtins.float
@@ -119,6 +120,8 @@ class Limits(_message.Message):
     """RLIMIT_NOFILE"""
     max_output_bytes: _builtins.int
     """cap on each of stdout and stderr"""
+    compile_timeout_seconds: _builtins.float
+    """wall clock for the compile step(s), separate from the run"""
     def __init__(
         self,
         *,
@@ -129,10 +132,11 @@ class Limits(_message.Message):
         max_file_bytes: _builtins.int = ...,
         max_open_files: _builtins.int = ...,
         max_output_bytes: _builtins.int = ...,
+        compile_timeout_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_seconds", b"cpu_seconds", "max_file_bytes", b"max_file_bytes", "max_open_files", b"max_open_files", "max_output_bytes", b"max_output_bytes", "max_processes", b"max_processes", "memory_bytes", b"memory_bytes", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compile_timeout_seconds", b"compile_timeout_seconds", "cpu_seconds", b"cpu_seconds", "max_file_bytes", b"max_file_bytes", "max_open_files", b"max_open_files", "max_output_bytes", b"max_output_bytes", "max_processes", b"max_processes", "memory_bytes", b"memory_bytes", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -369,8 +373,26 @@ class GetCapabilitiesResponse(_message.Message):
     LANGUAGES_FIELD_NUMBER: _builtins.int
     MAX_CONCURRENCY_FIELD_NUMBER: _builtins.int
     MAX_QUEUE_FIELD_NUMBER: _builtins.int
+    NETWORK_ISOLATED_FIELD_NUMBER: _builtins.int
+    DROPS_PRIVILEGES_FIELD_NUMBER: _builtins.int
+    SANDBOX_FIELD_NUMBER: _builtins.int
+    MAX_SOURCE_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_BATCH_FIELD_NUMBER: _builtins.int
+    SANDBOX_UID_FIELD_NUMBER: _builtins.int
     max_concurrency: _builtins.int
     max_queue: _builtins.int
+    network_isolated: _builtins.bool
+    """programs run in a network namespace without interfaces"""
+    drops_privileges: _builtins.bool
+    """programs run as an unprivileged uid (server is root)"""
+    sandbox: _builtins.str
+    """what the sandbox enforces here, in words"""
+    max_source_bytes: _builtins.int
+    """cap on each of Program.source and Program.test"""
+    max_batch: _builtins.int
+    """most programs in one ExecuteBatch request"""
+    sandbox_uid: _builtins.int
+    """compile uid; run uids follow (0 when not dropping privileges)"""
     @_builtins.property
     def languages(self) -> _containers.RepeatedScalarFieldContainer[Global___Language.ValueType]:
         """languages whose toolchain is installed here"""
@@ -381,10 +403,16 @@ class GetCapabilitiesResponse(_message.Message):
         languages: _abc.Iterable[Global___Language.ValueType] | None = ...,
         max_concurrency: _builtins.int = ...,
         max_queue: _builtins.int = ...,
+        network_isolated: _builtins.bool = ...,
+        drops_privileges: _builtins.bool = ...,
+        sandbox: _builtins.str = ...,
+        max_source_bytes: _builtins.int = ...,
+        max_batch: _builtins.int = ...,
+        sandbox_uid: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["languages", b"languages", "max_concurrency", b"max_concurrency", "max_queue", b"max_queue"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drops_privileges", b"drops_privileges", "languages", b"languages", "max_batch", b"max_batch", "max_concurrency", b"max_concurrency", "max_queue", b"max_queue", "max_source_bytes", b"max_source_bytes", "network_isolated", b"network_isolated", "sandbox", b"sandbox", "sandbox_uid", b"sandbox_uid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

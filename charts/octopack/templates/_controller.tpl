@@ -1,0 +1,63 @@
+{{/* What only the controller gets: where the other services are and the RayJob template it fills in. */}}
+
+{{- define "octopack.controller.env" -}}
+- name: OCTOPACK_CONTROLLER_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- if .Values.finetune.enabled }}
+- name: OCTOPACK_CONTROLLER_RAYJOB_TEMPLATE
+  value: /etc/octopack/rayjob/rayjob.yaml
+{{- end }}
+- name: OCTOPACK_CONTROLLER_DATASETS_ADDRESS
+  value: {{ include "octopack.address" (dict "root" . "component" "datasets" "port" .Values.datasets.port) | quote }}
+- name: OCTOPACK_CONTROLLER_CRAWLER_ADDRESS
+  value: {{ include "octopack.address" (dict "root" . "component" "crawler" "port" .Values.crawler.port) | quote }}
+- name: OCTOPACK_CONTROLLER_FILTER_ADDRESS
+  value: {{ include "octopack.address" (dict "root" . "component" "filter" "port" .Values.filter.port) | quote }}
+{{- $executors := list }}
+{{- range $lang := include "octopack.executorLanguages" . | fromJsonArray }}
+{{- $over := index $.Values.executor.languages $lang | default dict }}
+{{- $port := ternary $over.port $.Values.executor.port (hasKey $over "port") }}
+{{- $executors = append $executors (printf "%s=%s" $lang (include "octopack.address" (dict "root" $ "component" (printf "executor-%s" $lang) "port" $port))) }}
+{{- end }}
+# language=host:port,... ; the controller scales these Deployments through deployments/scale.
+- name: OCTOPACK_CONTROLLER_EXECUTOR_ADDRESSES
+  value: {{ join "," $executors | quote }}
+- name: OCTOPACK_CONTROLLER_EXECUTOR_SELECTOR
+  value: {{ printf "app.kubernetes.io/instance=%s,octopack.io/role=executor" .Release.Name | quote }}
+- name: OCTOPACK_CONTROLLER_BACKEND
+  value: kubernetes
+- name: OCTOPACK_CONTROLLER_STORE
+  value: s3
+# Image of the stage Jobs, RayJobs and RayServices the controller creates.
+- name: OCTOPACK_CONTROLLER_IMAGE
+  value: {{ include "octopack.image" (dict "root" . "image" (ternary .Values.controller.stageImage .Values.ray.image (ne .Values.controller.stageImage.repository ""))) | quote }}
+- name: OCTOPACK_CONTROLLER_WORK_DIR
+  value: /tmp/work
+- name: OCTOPACK_CONTROLLER_RESULTS_DIR
+  value: /tmp/results
+- name: OCTOPACK_CONTROLLER_SERVE_GRPC_PORT
+  value: {{ .Values.inference.grpcPort | quote }}
+{{- if .Values.inference.enabled }}
+- name: OCTOPACK_CONTROLLER_INFERENCE_ADDRESS
+  # KubeRay names the Serve Service <rayservice>-serve-svc; port 9000 is Serve's gRPC proxy.
+  value: {{ printf "%s-serve-svc.%s.svc:%v" (include "octopack.componentName" (dict "root" . "component" "inference")) .Release.Namespace .Values.inference.grpcPort | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "octopack.controller.volumes" -}}
+{{- if .Values.finetune.enabled }}
+- name: rayjob-template
+  configMap:
+    name: {{ include "octopack.componentName" (dict "root" . "component" "rayjob-template") }}
+{{- end }}
+{{- end }}
+
+{{- define "octopack.controller.volumeMounts" -}}
+{{- if .Values.finetune.enabled }}
+- name: rayjob-template
+  mountPath: /etc/octopack/rayjob
+  readOnly: true
+{{- end }}
+{{- end }}

@@ -1,0 +1,56 @@
+"""``octopack filter NAME[@VERSION] --out NAME``: apply the CommitPackFT rules and print per-rule statistics."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("filter", help="filter a CommitPack dataset version into CommitPackFT (16 rules)")
+    p.add_argument("source", metavar="NAME[@VERSION]", help="input dataset (default version: the newest)")
+    p.add_argument("--out", required=True, help="output dataset name (a new version is written)")
+    p.add_argument("--tokenizer", default="", help="tokenizer.json or model folder (default: the default model's)")
+    p.add_argument("--config", type=Path, default=None, help="YAML file: one section per rule (docs/commits.md)")
+    p.add_argument("--ray-address", default="", help="run on Ray Data on this cluster")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from octopack.services.datasets.store import DatasetStore
+    from octopack.services.filter.config import FilterConfig, load_config
+    from octopack.services.filter.run import FilterRequest, FilterRun
+    from octopack.services.filter.settings import FilterSettings
+
+    settings = FilterSettings()
+    config = load_config(args.config) if args.config else FilterConfig()
+    config.tokenizer = args.tokenizer or config.tokenizer or settings.tokenizer
+    store = DatasetStore.from_settings(root=settings.datasets_root)
+    filter_run = FilterRun(FilterRequest(args.source, args.out, config, args.ray_address), store)
+    console = Console(stderr=True)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            filter_run.run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="filter", daemon=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"filter {filter_run.manifest.ref}", total=filter_run.rows_total)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.3)
+            bar.update(task, completed=filter_run.rows_done)
+    if errors:
+        raise errors[0]
+    Console().print(filter_run.stats.render())
+    console.print(f"{filter_run.stats.rows_out:,} of {filter_run.stats.rows_in:,} rows kept -> "
+                  f"[bold]{filter_run.output}[/bold]")
+    return 0

@@ -1,0 +1,1 @@
+"""HumanEvalPack evaluation: dataset, prompts, post-processing, execution and pass@k."""

@@ -1,0 +1,1 @@
+"""Instruction fine-tuning: a plain PyTorch loop (runs alone or under torchrun) and a Ray Train wrapper."""

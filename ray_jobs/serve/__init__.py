@@ -1,0 +1,1 @@
+"""Serving: a plain PyTorch generation engine with continuous batching, a Ray Serve app and a gRPC server."""

@@ -1,0 +1,1 @@
+"""Job controller: runs crawl -> filter -> train -> serve -> evaluate pipelines with durable state."""

@@ -1,0 +1,1 @@
+"""Backends run stages: ``local`` (local services and Ray) and ``kubernetes`` (cluster objects)."""

@@ -1,0 +1,55 @@
+"""Configuration of the job controller (``OCTOPACK_CONTROLLER_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from octopack.common.settings import ServerSettings
+
+
+class ControllerSettings(ServerSettings):
+    """How the controller listens, where it keeps job documents and which backend runs stages."""
+
+    model_config = SettingsConfigDict(env_prefix="OCTOPACK_CONTROLLER_", extra="ignore")
+
+    port: int = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    backend: Literal["local", "kubernetes"] = Field(
+        "local", description="local: stages run through the local services and Ray; kubernetes: as cluster objects."
+    )
+    store: Literal["s3", "memory"] = Field(
+        "s3", description="Where job documents live: s3 (durable) or memory (tests; lost on exit)."
+    )
+    jobs_prefix: str = Field(
+        "jobs/", description="Key prefix of job documents in the OCTOPACK_S3_* bucket."
+    )
+    max_running_jobs: int = Field(4, ge=1, description="Jobs whose stages run at the same time; others wait.")
+    work_dir: Path = Field(
+        Path(".octopack/work"), description="Scratch space of the local backend (checkouts, model files)."
+    )
+    crawler_address: str = Field("", description="CrawlerService host:port; empty runs the crawl in-process.")
+    filter_address: str = Field("", description="FilterService host:port; empty runs the filter in-process.")
+    datasets_address: str = Field("", description="Dataset service host:port (informational for stages).")
+    executor_addresses: str = Field(
+        "",
+        description="Executors: a JSON object {language: host:port}, 'lang=host:port,...', or one host:port "
+        "for every language; the evaluate stage needs it.",
+    )
+    inference_address: str = Field("", description="A standing inference endpoint (informational).")
+    rayjob_template: Path | None = Field(
+        None, description="YAML of a RayJob whose name, labels and entrypoint the train stage fills in."
+    )
+    ray_address: str = Field("", description="Ray cluster address for train and serve (e.g. 127.0.0.1:6379).")
+    serve_grpc_port: int = Field(9000, description="Ray Serve gRPC port the serve stage publishes.")
+    serve_http_port: int = Field(8000, description="Ray Serve HTTP port (POST /<job id>/generate).")
+    results_dir: Path = Field(Path("results/jobs"), description="Where the evaluate stage writes results.json.")
+    namespace: str = Field("default", description="Kubernetes namespace of the objects the backend creates.")
+    image: str = Field("octopack:latest", description="Container image of stage Jobs, RayJob and RayService.")
+    kube_poll_seconds: float = Field(2.0, gt=0, description="How often the kubernetes backend polls object status.")
+    executor_selector: str = Field(
+        "app.kubernetes.io/component=executor", description="Label selector of the executor Deployments."
+    )
+    executor_replicas: int = Field(1, ge=1, description="Replicas per executor Deployment while evaluating.")

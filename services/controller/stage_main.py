@@ -1,0 +1,52 @@
+"""One stage run outside the controller (``octopack stage``): what Kubernetes stage pods execute.
+
+The stage runs with the local backend's runner; its outputs go to
+``s3://<bucket>/<jobs prefix><job id>/outputs/<stage>.json``, where the kubernetes backend
+reads them once the pod's Job (or RayJob) succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from google.protobuf import json_format
+
+from octopack.jobs.v1 import jobs_pb2
+from octopack.services.controller.backends.base import StageContext
+from octopack.services.controller.backends.kubernetes import outputs_key
+from octopack.services.controller.settings import ControllerSettings
+
+KINDS = {
+    "crawl": jobs_pb2.STAGE_KIND_CRAWL,
+    "filter": jobs_pb2.STAGE_KIND_FILTER,
+    "train": jobs_pb2.STAGE_KIND_TRAIN,
+    "serve": jobs_pb2.STAGE_KIND_SERVE,
+    "evaluate": jobs_pb2.STAGE_KIND_EVALUATE,
+}
+
+
+def run_stage_here(stage: str, job_id: str, payload: dict[str, Any]) -> jobs_pb2.StageOutputs:
+    """Run ``stage`` of ``job_id`` in this process and store its outputs document."""
+    from octopack.common.objectstore import ObjectStore, S3Settings
+    from octopack.services.controller.backends.local import LocalBackend
+
+    settings = ControllerSettings()
+    spec = json_format.ParseDict(payload.get("spec", {}), jobs_pb2.JobSpec())
+    ctx = StageContext(
+        job_id=job_id,
+        kind=KINDS[stage],
+        spec=spec,
+        attempt=int(payload.get("attempt", 1)),
+        inputs=dict(payload.get("inputs", {})),
+        report=lambda progress, message: print(f"[{progress:4.0%}] {message}", flush=True),
+    )
+    outputs = asyncio.run(LocalBackend(settings).run(ctx))
+    store = ObjectStore(S3Settings())
+    store.ensure_bucket()
+    store.put(
+        outputs_key(settings.jobs_prefix, job_id, stage),
+        json_format.MessageToJson(outputs).encode(),
+        content_type="application/json",
+    )
+    return outputs

@@ -1,0 +1,69 @@
+"""Proto <-> domain conversions of the executor (protobuf only, no grpc)."""
+
+from __future__ import annotations
+
+from octopack.executor.v1 import executor_pb2
+from octopack.services.executor.model import ExecutionResult, ProgramSpec, Status
+
+LANGUAGE_NAMES: dict[int, str] = {
+    executor_pb2.LANGUAGE_PYTHON: "python",
+    executor_pb2.LANGUAGE_JAVASCRIPT: "js",
+    executor_pb2.LANGUAGE_JAVA: "java",
+    executor_pb2.LANGUAGE_GO: "go",
+    executor_pb2.LANGUAGE_CPP: "cpp",
+    executor_pb2.LANGUAGE_RUST: "rust",
+}
+LANGUAGE_VALUES = {name: value for value, name in LANGUAGE_NAMES.items()}
+STATUS_VALUES: dict[Status, int] = {
+    Status.PASSED: executor_pb2.STATUS_PASSED,
+    Status.FAILED: executor_pb2.STATUS_FAILED,
+    Status.COMPILE_ERROR: executor_pb2.STATUS_COMPILE_ERROR,
+    Status.RUNTIME_ERROR: executor_pb2.STATUS_RUNTIME_ERROR,
+    Status.TIMEOUT: executor_pb2.STATUS_TIMEOUT,
+    Status.MEMORY_LIMIT: executor_pb2.STATUS_MEMORY_LIMIT,
+    Status.OUTPUT_LIMIT: executor_pb2.STATUS_OUTPUT_LIMIT,
+    Status.SANDBOX_ERROR: executor_pb2.STATUS_SANDBOX_ERROR,
+}
+LIMIT_FIELDS = (
+    "timeout_seconds",
+    "compile_timeout_seconds",
+    "cpu_seconds",
+    "memory_bytes",
+    "max_processes",
+    "max_file_bytes",
+    "max_open_files",
+    "max_output_bytes",
+)
+
+
+def program_from_proto(program: executor_pb2.Program) -> ProgramSpec:
+    """A domain program; an unknown language becomes its numeric name (validation rejects it)."""
+    language = LANGUAGE_NAMES.get(program.language, f"<{program.language}>")
+    limits = {name: getattr(program.limits, name) for name in LIMIT_FIELDS}
+    return ProgramSpec(language, program.source, program.test, program.id, limits)
+
+
+def program_to_proto(program: ProgramSpec) -> executor_pb2.Program:
+    limits = executor_pb2.Limits(**{k: v for k, v in program.limits.items() if k in LIMIT_FIELDS})  # type: ignore[arg-type]
+    return executor_pb2.Program(
+        language=LANGUAGE_VALUES[program.language],  # type: ignore[arg-type]
+        source=program.source,
+        test=program.test,
+        id=program.id,
+        limits=limits,
+    )
+
+
+def result_to_proto(result: ExecutionResult) -> executor_pb2.Result:
+    return executor_pb2.Result(
+        id=result.id,
+        status=STATUS_VALUES[result.status],  # type: ignore[arg-type]
+        exit_code=result.exit_code,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        stdout_truncated=result.stdout_truncated,
+        stderr_truncated=result.stderr_truncated,
+        compile_seconds=result.compile_seconds,
+        run_seconds=result.run_seconds,
+        detail=result.detail,
+    )

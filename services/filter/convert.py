@@ -1,0 +1,49 @@
+"""Proto <-> domain conversions of the filter service."""
+
+from __future__ import annotations
+
+from octopack.filter.v1 import filter_pb2 as pb
+from octopack.services.filter.config import parse_config
+from octopack.services.filter.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, FilterJob
+from octopack.services.filter.run import FilterRequest
+from octopack.services.filter.stats import FilterStats
+
+STATES = {
+    RUNNING: pb.FILTER_STATE_RUNNING,
+    SUCCEEDED: pb.FILTER_STATE_SUCCEEDED,
+    FAILED: pb.FILTER_STATE_FAILED,
+    CANCELLED: pb.FILTER_STATE_CANCELLED,
+}
+
+
+def request_from_spec(spec: pb.FilterSpec, default_tokenizer: str = "", default_ray: str = "") -> FilterRequest:
+    config = parse_config(spec.config_yaml, "spec.config_yaml")
+    if spec.tokenizer:
+        config.tokenizer = spec.tokenizer
+    elif not config.tokenizer:
+        config.tokenizer = default_tokenizer
+    return FilterRequest(spec.source, spec.out, config, spec.ray_address or default_ray)
+
+
+def stats_to_proto(stats: FilterStats) -> pb.FilterStats:
+    return pb.FilterStats(
+        rows_in=stats.rows_in,
+        rows_out=stats.rows_out,
+        out_by_lang=dict(stats.out_by_lang),
+        rules=[
+            pb.RuleStats(number=r.number, name=r.name, stage=r.stage, rows_in=r.rows_in, kept=r.kept,
+                         dropped=r.dropped, dropped_by_lang=dict(r.dropped_by_lang), description=r.description)
+            for r in stats.rules
+        ],
+    )
+
+
+def run_to_proto(job: FilterJob) -> pb.FilterRun:
+    run = job.run
+    r = run.request
+    spec = pb.FilterSpec(source=r.source, out=r.out, tokenizer=run.tokenizer, ray_address=r.ray_address)
+    with run.lock:
+        stats = stats_to_proto(run.stats)
+        done = run.rows_done
+    return pb.FilterRun(run_id=run.run_id, state=STATES[job.state], spec=spec, rows_total=run.rows_total,
+                        rows_done=done, stats=stats, output=run.output, error=job.error, input=run.manifest.ref)

@@ -1,0 +1,212 @@
+"""The kubernetes backend against the kmock API emulator, through the official ``kubernetes`` client.
+
+kmock has no controllers, so a small "cluster" coroutine plays them: it marks Jobs and RayJobs
+succeeded (or failed), RayServices running and executor Deployments ready, and writes the outputs
+documents that stage pods would write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from octopack.jobs.v1 import jobs_pb2
+from octopack.services.controller.backends import manifests as m
+from octopack.services.controller.engine import Controller
+from octopack.services.controller.settings import ControllerSettings
+from octopack.services.controller.store import MemoryStore
+
+kubernetes = pytest.importorskip("kubernetes", reason="the dev extra has the kubernetes client")
+pytest.importorskip("kmock", reason="the dev extra has the kmock API emulator")
+
+from octopack.services.controller.backends.kubernetes import KubernetesBackend  # noqa: E402
+
+pytestmark = pytest.mark.integration
+S = jobs_pb2.State
+NS = "octo"
+JOBS, DEPLOYMENTS = "batch/v1/jobs", "apps/v1/deployments"
+RAYJOBS, RAYSERVICES = "ray.io/v1/rayjobs", "ray.io/v1/rayservices"
+EXECUTOR_LABELS = {"app.kubernetes.io/component": "executor"}
+
+
+class Cluster:
+    """Plays the cluster's controllers over the emulator's objects."""
+
+    def __init__(self, kmock: Any, outputs: dict[tuple[str, str], jobs_pb2.StageOutputs]) -> None:
+        self.kmock = kmock
+        self.outputs = outputs
+        self.fail_first: set[str] = set()  # stages whose first Job fails
+        self.seen: dict[str, dict[str, Any]] = {}  # every stage object ever created, by name
+        self.max_executor_replicas = 0
+        self.hold: set[str] = set()  # stages left running
+
+    def alive(self, resource: str) -> list[tuple[str, dict[str, Any]]]:
+        group_version, plural = resource.rsplit("/", 1)
+        group = group_version.rsplit("/", 1)[0] if "/" in group_version else ""
+        out = []
+        for key in list(self.kmock.objects):
+            res, ns, name = key
+            obj = self.kmock.objects[key]
+            if (res.group, res.plural, ns) == (group, plural, NS) and not obj.deleted:
+                out.append((name, obj.raw))
+        return out
+
+    async def patch(self, resource: str, name: str, body: dict[str, Any]) -> None:
+        group_version, plural = resource.rsplit("/", 1)
+        prefix = "/apis/" + group_version
+        await self.kmock.patch(f"{prefix}/namespaces/{NS}/{plural}/{name}", json=body)
+
+    async def run(self) -> None:
+        while True:
+            for resource in (JOBS, RAYJOBS, RAYSERVICES):
+                for name, obj in self.alive(resource):
+                    self.seen.setdefault(name, obj)
+                    if obj.get("status"):
+                        continue
+                    labels = obj["metadata"]["labels"]
+                    job_id, stage = labels[m.JOB_LABEL], labels[m.STAGE_LABEL]
+                    if stage in self.hold:
+                        continue
+                    if resource == RAYSERVICES:
+                        await self.patch(resource, name, {"status": {"serviceStatus": "Running"}})
+                        continue
+                    failed = stage in self.fail_first and name.endswith("-1")
+                    if not failed:
+                        self.outputs[(job_id, stage)] = _outputs(job_id, stage)
+                    if resource == JOBS:
+                        status = {"failed": 1} if failed else {"succeeded": 1}
+                    else:
+                        status = {"jobStatus": "FAILED" if failed else "SUCCEEDED"}
+                    await self.patch(resource, name, {"status": status})
+            for name, obj in self.alive(DEPLOYMENTS):
+                replicas = obj["spec"]["replicas"]
+                self.max_executor_replicas = max(self.max_executor_replicas, replicas)
+                if (obj.get("status") or {}).get("readyReplicas") != replicas:
+                    await self.patch(DEPLOYMENTS, name, {"status": {"readyReplicas": replicas}})
+            await asyncio.sleep(0.02)
+
+
+def _outputs(job_id: str, stage: str) -> jobs_pb2.StageOutputs:
+    if stage == "train":
+        return jobs_pb2.StageOutputs(model=jobs_pb2.ModelRef(name=f"{job_id}-model", uri=f"{job_id}-model@v1"))
+    if stage == "evaluate":
+        ev = jobs_pb2.EvaluationResult(task="synthesize", average_pass_at_1=0.5)
+        ev.scores.add(language="python", pass_at_1=0.5, problems=2, passed=1)
+        return jobs_pb2.StageOutputs(evaluation=ev)
+    return jobs_pb2.StageOutputs(datasets=[jobs_pb2.DatasetRef(name=f"{job_id}-{stage}", version="v1", samples=3)])
+
+
+@pytest.fixture
+async def cluster(kmock: Any):  # type: ignore[no-untyped-def]
+    for resource, kind in [(JOBS, "Job"), (DEPLOYMENTS, "Deployment"), (RAYJOBS, "RayJob"), (RAYSERVICES, "RayService")]:
+        kmock.resources[resource] = kmock.ResourceInfo(kind=kind, namespaced=True)
+    for lang in ("python", "rust"):
+        kmock.objects[DEPLOYMENTS, NS, f"octopack-executor-{lang}"] = {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"octopack-executor-{lang}", "namespace": NS, "labels": EXECUTOR_LABELS},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"octopack.io/language": lang}},
+                "template": {
+                    "metadata": {"labels": {"octopack.io/language": lang}},
+                    "spec": {"containers": [{"name": "executor", "image": f"octopack-executor-{lang}:test"}]},
+                },
+            },
+        }
+    outputs: dict[tuple[str, str], jobs_pb2.StageOutputs] = {}
+    sim = Cluster(kmock, outputs)
+    task = asyncio.create_task(sim.run())
+    yield sim
+    task.cancel()
+
+
+def _backend(kmock: Any, outputs: dict[tuple[str, str], jobs_pb2.StageOutputs]) -> KubernetesBackend:
+    config = kubernetes.client.Configuration()
+    config.host = str(kmock.url).rstrip("/")
+    settings = ControllerSettings(
+        backend="kubernetes", namespace=NS, image="octopack:test", kube_poll_seconds=0.02,
+        executor_selector="app.kubernetes.io/component=executor", executor_replicas=2,
+    )
+    return KubernetesBackend(kubernetes.client.ApiClient(config), settings, lambda j, s: outputs.get((j, s)))
+
+
+def _full_spec() -> jobs_pb2.JobSpec:
+    return jobs_pb2.JobSpec(
+        crawl=jobs_pb2.CrawlConfig(repositories=["https://example.com/r.git"]),
+        filter=jobs_pb2.FilterConfig(), train=jobs_pb2.TrainConfig(max_steps=2), serve=jobs_pb2.ServeConfig(),
+        evaluate=jobs_pb2.EvaluateConfig(languages=["python"], limit=2),
+        retry=jobs_pb2.RetryPolicy(initial_backoff_seconds=0.01),
+    )
+
+
+async def _final(ctl: Controller, job_id: str) -> jobs_pb2.Job:
+    job = None
+    async for event in ctl.watch(job_id):
+        job = event.job
+    assert job is not None
+    return job
+
+
+async def test_full_pipeline_creates_labelled_objects_and_cleans_up(kmock: Any, cluster: Cluster) -> None:
+    ctl = Controller(MemoryStore(), _backend(kmock, cluster.outputs))
+    await ctl.start()
+    job, _ = await ctl.submit(_full_spec())
+    final = await asyncio.wait_for(_final(ctl, job.id), 60)
+    assert final.state == S.STATE_SUCCEEDED, [st.message for st in final.stages]
+    j = job.id
+    assert set(cluster.seen) == {f"{j}-crawl-1", f"{j}-filter-1", f"{j}-train-1", f"{j}-serve", f"{j}-evaluate-1"}
+    for name, obj in cluster.seen.items():
+        assert obj["metadata"]["labels"][m.JOB_LABEL] == j, name
+    crawl_pod = cluster.seen[f"{j}-crawl-1"]["spec"]["template"]["spec"]["containers"][0]
+    assert crawl_pod["image"] == "octopack:test" and crawl_pod["command"][:3] == ["octopack", "stage", "crawl"]
+    assert "--payload" in cluster.seen[f"{j}-train-1"]["spec"]["entrypoint"]
+    stages = {st.kind: st for st in final.stages}
+    assert stages[jobs_pb2.STAGE_KIND_SERVE].outputs.endpoint == f"{j}-serve-serve-svc.{NS}.svc:9000"
+    assert stages[jobs_pb2.STAGE_KIND_EVALUATE].outputs.evaluation.scores[0].pass_at_1 == 0.5
+    # Clean-up: every Job, RayJob and RayService of the job is gone; executors are back to 0 replicas.
+    assert cluster.alive(JOBS) == [] and cluster.alive(RAYJOBS) == [] and cluster.alive(RAYSERVICES) == []
+    assert cluster.max_executor_replicas == 2
+    assert {name: obj["spec"]["replicas"] for name, obj in cluster.alive(DEPLOYMENTS)} == {
+        "octopack-executor-python": 0, "octopack-executor-rust": 0}
+    await ctl.stop()
+
+
+async def test_failed_job_is_retried_with_a_new_attempt_object(kmock: Any, cluster: Cluster) -> None:
+    cluster.fail_first = {"crawl", "train"}
+    ctl = Controller(MemoryStore(), _backend(kmock, cluster.outputs))
+    await ctl.start()
+    spec = _full_spec()
+    spec.ClearField("serve")
+    spec.ClearField("evaluate")
+    job, _ = await ctl.submit(spec)
+    final = await asyncio.wait_for(_final(ctl, job.id), 60)
+    assert final.state == S.STATE_SUCCEEDED
+    assert [st.attempts for st in final.stages] == [2, 1, 2]
+    assert {f"{job.id}-crawl-1", f"{job.id}-crawl-2", f"{job.id}-train-1", f"{job.id}-train-2"} <= set(cluster.seen)
+    await ctl.stop()
+
+
+async def test_restart_adopts_the_running_object_and_cancel_deletes_it(kmock: Any, cluster: Cluster) -> None:
+    cluster.hold = {"train"}
+    store = MemoryStore()
+    first = Controller(store, _backend(kmock, cluster.outputs))
+    await first.start()
+    spec = _full_spec()
+    spec.ClearField("serve")
+    spec.ClearField("evaluate")
+    job, _ = await first.submit(spec)
+    while f"{job.id}-train-1" not in cluster.seen:
+        await asyncio.sleep(0.02)
+    await first.stop()  # the controller goes away while the RayJob runs
+
+    second = Controller(store, _backend(kmock, cluster.outputs))
+    await second.start()
+    await asyncio.sleep(0.3)
+    assert [name for name, _ in cluster.alive(RAYJOBS)] == [f"{job.id}-train-1"]  # adopted, not created again
+    cancelled = await second.cancel(job.id)
+    assert cancelled.state == S.STATE_CANCELLED
+    assert [st.state for st in cancelled.stages] == [S.STATE_SUCCEEDED, S.STATE_SUCCEEDED, S.STATE_CANCELLED]
+    assert cluster.alive(RAYJOBS) == [] and cluster.alive(JOBS) == []
+    await second.stop()

@@ -1,0 +1,44 @@
+"""Acceptance: every HumanEvalPack Fix reference in all six languages (984 programs per run).
+
+Heavy (several minutes each on 2 cores): runs only with OCTOPACK_FULL_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from octopack.cli.main import main
+
+pytestmark = [pytest.mark.integration, pytest.mark.full]
+
+#: Canonical solutions that may fail: Go/95 iterates a map in random order (about 1 run in 6).
+FLAKY_CANONICAL = {"Go/95"}
+#: Buggy solutions that pass: C++/23's test calls the C library's strlen, not the buggy one.
+PASSING_BUGGY = {"CPP/23"}
+
+
+def run_reference(out: Path, reference: str) -> dict[str, dict]:
+    args = ["eval", "--task", "fix", "--language", "all", "--reference", reference, "--out", str(out)]
+    assert main(args) == 0
+    return json.loads((out / "results.json").read_text())["languages"]
+
+
+def outcomes(languages: dict[str, dict]) -> dict[str, str]:
+    return {r["task_id"]: r["verdicts"][0]["status"] for lang in languages.values() for r in lang["results"]}
+
+
+def test_every_canonical_solution_passes(tmp_path: Path) -> None:
+    languages = run_reference(tmp_path, "canonical")
+    assert all(lang["problems"] == 164 for lang in languages.values())
+    failed = {task_id: s for task_id, s in outcomes(languages).items() if s != "passed"}
+    assert set(failed) <= FLAKY_CANONICAL, failed
+
+
+def test_no_buggy_solution_passes(tmp_path: Path) -> None:
+    languages = run_reference(tmp_path, "buggy")
+    assert all(lang["problems"] == 164 for lang in languages.values())
+    passed = {task_id for task_id, s in outcomes(languages).items() if s == "passed"}
+    assert passed <= PASSING_BUGGY, passed

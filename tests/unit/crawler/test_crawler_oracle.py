@@ -1,0 +1,104 @@
+"""The crawler yields exactly the single-file in-place modifications plain git shows, byte for byte."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from octopack.services.crawler.crawl import Crawl, CrawlRequest
+from octopack.services.crawler.options import CrawlOptions
+from tests.unit.crawler.gitrepo import Repo, oracle
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _crawl(source: Path, store, tmp_path: Path) -> pa.Table:
+    crawl = Crawl(CrawlRequest([str(source)], "oracle", CrawlOptions(licenses=())), tmp_path / "work", workers=1)
+    progress = crawl.run(store)
+    assert progress.errors == {}
+    return store.latest("oracle").table()
+
+
+def _assert_same(table: pa.Table, expected: dict[str, dict]) -> None:
+    rows = {row["commit"]: row for row in table.to_pylist()}
+    assert len(rows) == table.num_rows == len(expected)
+    assert sorted(rows) == sorted(expected)
+    for sha, want in expected.items():
+        got = rows[sha]
+        assert got["old_file"] == got["new_file"] == want["path"]
+        assert got["old_contents"].encode() == want["old"]
+        assert got["new_contents"].encode() == want["new"]
+        assert got["message"] == want["message"]
+        assert got["subject"] == want["message"].split("\n", 1)[0]
+
+
+def test_project_history_matches_plain_git(store, tmp_path: Path) -> None:
+    if not (ROOT / ".git").exists():
+        pytest.skip("the project is not a Git checkout here")
+    _assert_same(_crawl(ROOT, store, tmp_path), oracle(ROOT))
+
+
+def test_synthetic_history_matches_plain_git(store, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("make_repo", ROOT / "benchmarks" / "make_repo.py")
+    assert spec is not None and spec.loader is not None
+    make_repo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_repo)
+    path = make_repo.generate(tmp_path / "synthetic", commits=400, files=40, seed=3)
+    expected = oracle(path, "main")
+    table = _crawl(path, store, tmp_path)
+    assert table.num_rows > 100  # the history holds many samples: the comparison means something
+    _assert_same(table, expected)
+
+
+def test_edge_cases_match_plain_git(repo: Repo, store, tmp_path: Path) -> None:
+    repo.commit("Initial commit", a_DOT_py="x = 1\n", b_DOT_py="y = 2\n", README_DOT_md="hi\n")
+    keep = repo.commit("Fix the value of x", a_DOT_py="x = 2\n")
+    repo.commit("Change two files at once", a_DOT_py="x = 3\n", b_DOT_py="y = 3\n")
+    repo.git("mv", "b.py", "c.py")
+    repo.commit("Rename b to c")
+    repo.git("mv", "c.py", "d.py")
+    repo.commit("Rename and edit", d_DOT_py="y = 4\nz = 5\n")
+    repo.commit("Add a new module", e_DOT_py="e = 1\n")
+    repo.git("rm", "-q", "e.py")
+    repo.commit("Delete the new module")
+    repo.commit("Store binary data", a_DOT_py=b"x = 1\0\1\2\n")
+    repo.commit("Back to text again", a_DOT_py="x = 'caf\u00e9'\n")
+    repo.commit("Latin-1 text is skipped", a_DOT_py="x = 'caf\u00e9'\n".encode("latin-1"))
+    repo.commit("Utf-8 again in the module", a_DOT_py="x = '\u00e9t\u00e9'\r\n")
+    repo.commit("wip", a_DOT_py="x = 7\n")
+    repo.commit("Update a.py", a_DOT_py="x = 8\n")
+    repo.commit("Edit an unknown kind of file", notes_DOT_zzz="n\n")
+    repo.commit("Another edit of unknown file", notes_DOT_zzz="m\n")
+    repo.commit("Empty commit with a long message")
+    (repo.path / "a.py").chmod(0o755)
+    repo.commit("Make the module executable")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit("Edit the readme on a branch", README_DOT_md="hello\n")
+    repo.git("checkout", "-q", "main")
+    repo.commit("Edit the module on main", a_DOT_py="x = 9\n")
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge branch side", "side")
+    expected = oracle(repo.path)
+    table = _crawl(repo.path, store, tmp_path)
+    _assert_same(table, expected)
+    assert keep in set(table.column("commit").to_pylist())
+    # Binary or Latin-1 on either side, renames, adds, deletes, multi-file, unknown language, boring
+    # messages, empty commits and the merge are all left out.
+    assert set(table.column("subject").to_pylist()) == {
+        "Fix the value of x",
+        "Make the module executable",
+        "Edit the readme on a branch",
+        "Edit the module on main",
+    }
+
+
+def test_oracle_agrees_with_git_count(repo: Repo) -> None:
+    """The oracle itself: it sees the one modification of this repository."""
+    repo.commit("Initial commit", a_DOT_py="x = 1\n")
+    sha = repo.commit("Fix the value of x", a_DOT_py="x = 2\n")
+    assert list(oracle(repo.path)) == [sha]
+    count = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=repo.path, capture_output=True, text=True)
+    assert count.stdout.strip() == "2"

@@ -1,0 +1,84 @@
+"""Request validation, default limits and verdict rules (no program is run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from octopack.common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from octopack.services.executor.executor import Executor
+from octopack.services.executor.model import ProgramSpec, Status, StepOutcome
+from octopack.services.executor.runners import RUNNERS
+from octopack.services.executor.settings import ExecutorSettings
+
+
+@pytest.fixture(scope="module")
+def executor() -> Iterator[Executor]:
+    ex = Executor(ExecutorSettings(concurrency=1, max_queue=1, max_source_bytes=1000))
+    yield ex
+    ex.close()
+
+
+@pytest.mark.parametrize(
+    ("program", "message"),
+    [
+        (ProgramSpec("cobol", "x"), "unknown or unspecified language"),
+        (ProgramSpec("python", "  \n"), "source is empty"),
+        (ProgramSpec("python", "x" * 1001), "program.source is 1001 bytes; the limit is 1000"),
+        (ProgramSpec("python", "x", "y" * 2000), "program.test is 2000 bytes"),
+        (ProgramSpec("python", "x", limits={"timeout_seconds": 1e9}), "limits.timeout_seconds"),
+        (ProgramSpec("python", "x", limits={"max_processes": -1}), "limits.max_processes"),
+    ],
+)
+def test_validation_names_the_field(executor: Executor, program: ProgramSpec, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message.replace(".", r"\.")):
+        executor.validate(program)
+
+
+def test_language_defaults_follow_the_reference_table(executor: Executor) -> None:
+    timeouts = {name: executor.validate(ProgramSpec(name, "x")).timeout_seconds for name in RUNNERS}
+    assert timeouts == {"python": 10, "js": 10, "java": 10, "go": 20, "cpp": 60, "rust": 60}
+    limits = executor.validate(ProgramSpec("rust", "x", limits={"timeout_seconds": 5, "memory_bytes": 0}))
+    assert limits.timeout_seconds == 5
+    assert limits.compile_timeout_seconds == 300  # compile has its own budget
+    assert limits.memory_bytes == RUNNERS["rust"].defaults.memory_bytes
+
+
+async def test_batch_larger_than_capacity_is_refused(executor: Executor) -> None:
+    with pytest.raises(ResourceExhausted, match="queue is full"):
+        await executor.execute_batch([ProgramSpec("python", "pass")] * 3)
+
+
+def outcome(code: int, out: str = "", err: str = "") -> StepOutcome:
+    return StepOutcome(exit_code=code, stdout=out, stderr=err, seconds=0.1)
+
+
+@pytest.mark.parametrize(
+    ("language", "run", "status"),
+    [
+        ("python", outcome(0), Status.PASSED),
+        ("python", outcome(1, err="Traceback...\nAssertionError"), Status.FAILED),
+        ("python", outcome(1, err="Traceback...\nNameError: x"), Status.RUNTIME_ERROR),
+        ("js", outcome(0), Status.PASSED),
+        ("js", outcome(0, err="Assertion failed"), Status.FAILED),
+        ("js", outcome(0, out="hello"), Status.FAILED),
+        ("java", outcome(1, err='Exception in thread "main" java.lang.AssertionError'), Status.FAILED),
+        ("cpp", outcome(-6, err="main: main.cpp:9: int main(): Assertion `x' failed."), Status.FAILED),
+        ("cpp", outcome(-11), Status.RUNTIME_ERROR),
+        ("go", outcome(1, out="--- FAIL: TestX"), Status.FAILED),
+        ("rust", outcome(101, out="test result: FAILED. 0 passed; 1 failed"), Status.FAILED),
+    ],
+)
+def test_verdicts(executor: Executor, language: str, run: StepOutcome, status: Status) -> None:
+    assert executor.runners[language].judge(run) is status
+
+
+def test_a_one_language_executor_refuses_the_others() -> None:
+    ex = Executor(ExecutorSettings(concurrency=1, language="go"))
+    try:
+        assert ex.languages() == ["go"]
+        with pytest.raises(FailedPrecondition, match="serves only go"):
+            ex.validate(ProgramSpec("python", "pass"))
+    finally:
+        ex.close()
