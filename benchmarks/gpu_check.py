@@ -112,7 +112,7 @@ def train_check(shape: str, device: torch.device, dtype: torch.dtype, seq: int, 
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     return {"shape": shape, "params_m": n_params / 1e6, "tokens_per_s": tps, "flops": tps * flops_token,
-            "loss": float(loss), "peak_gib": peak_mem}
+            "loss": float(loss.detach()), "peak_gib": peak_mem}
 
 
 def generation_check(device: torch.device, dtype: torch.dtype, batch: int, new_tokens: int, shape: str) -> list[tuple]:

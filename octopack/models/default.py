@@ -90,6 +90,7 @@ def default_model_dir(settings: ModelSettings | None = None) -> Path:
             convert_gguf(source, tmp)
             if target.exists():
                 shutil.rmtree(target)
+            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared by every user of the machine
             tmp.rename(target)  # atomic on one file system: readers never see half a model
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

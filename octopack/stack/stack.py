@@ -116,6 +116,10 @@ class Stack:
         if name == "ray":
             port = s.ray_port or process.free_port()
             dash = s.ray_dashboard_port or process.free_port()
+            if process.port_open(s.host, port):
+                raise FailedPrecondition(
+                    f"ray: port {port} is already in use; set OCTOPACK_STACK_RAY_PORT (0 picks a free port)"
+                )
             ray = str(Path(sys.executable).parent / "ray")
             argv = [
                 ray, "start", "--head", "--block", "--node-ip-address", s.host, "--port", str(port),
@@ -127,6 +131,11 @@ class Stack:
             pid = process.spawn(argv, logs / "ray.log", env)
             return Component("ray", pid, f"{s.host}:{port}", str(logs / "ray.log"), "ray", {"dashboard": f"{s.host}:{dash}"})
         port = getattr(s, f"{name}_port") or process.free_port()
+        if process.port_open(s.host, port):
+            raise FailedPrecondition(
+                f"{name}: port {port} is already in use; stop what holds it or set "
+                f"OCTOPACK_STACK_{name.upper()}_PORT (0 picks a free port)"
+            )
         env = {**self._common_env(comps), f"OCTOPACK_{name.upper()}_HOST": s.host, f"OCTOPACK_{name.upper()}_PORT": str(port)}
         if name == "controller":
             env.update(self._controller_env(comps))

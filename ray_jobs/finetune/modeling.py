@@ -23,7 +23,7 @@ def pick_dtype(config: FinetuneConfig, device: torch.device) -> torch.dtype:
 def load_model(config: FinetuneConfig, model_dir: Path, device: torch.device) -> Any:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=pick_dtype(config, device))
+    model: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=pick_dtype(config, device))
     model.config.use_cache = False
     if config.lora:
         from peft import LoraConfig, get_peft_model

@@ -87,7 +87,7 @@ def build_app(settings: ServeSettings, s3: Any = None) -> Any:
     """The bound application with replicas, resources and autoscaling from ``settings``."""
     from ray import serve
 
-    deployment = serve.deployment(InferenceDeployment, name="InferenceService")
+    deployment: Any = serve.deployment(InferenceDeployment, name="InferenceService")
     return deployment.options(
         autoscaling_config=settings.autoscaling_config(),
         max_ongoing_requests=settings.max_ongoing_requests,

@@ -96,7 +96,8 @@ class GenerationEngine:
 
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = dtype or (torch.bfloat16 if dev.type == "cuda" else torch.float32)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(dev)
+        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model = model.to(dev)
         return cls(model, AutoTokenizer.from_pretrained(path), dev)
 
     def encode(self, prompt: str) -> list[int]:

@@ -245,6 +245,12 @@ class Controller:
     async def cancel(self, job_id: str) -> jobs_pb2.Job:
         entry = await self.entry(job_id)
         if entry.job.state in specs.TERMINAL:
+            if entry.job.state == S.STATE_SUCCEEDED and entry.job.spec.serve.keep:
+                # A kept endpoint outlives its job until the job is cancelled.
+                ended = jobs_pb2.Job()
+                ended.CopyFrom(entry.job)
+                ended.cancel_requested = True
+                await self.backend.cleanup(ended)
             return entry.job
         await self.commit(entry, lambda job: setattr(job, "cancel_requested", True), message="cancel requested")
         task = entry.task

@@ -16,7 +16,7 @@ import time
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound, OctopackError
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller import spec as specs
-from octopack.services.controller.backends.base import StageContext, resolve_inputs
+from octopack.services.controller.backends.base import Save, StageContext, resolve_inputs
 from octopack.services.controller.engine import Controller, Entry, JobLost
 from octopack.services.controller.metrics import JOBS_FINISHED, STAGE_ATTEMPTS, STAGE_SECONDS
 
@@ -79,6 +79,8 @@ async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
             attempt=attempt,
             inputs=resolve_inputs(entry.job, kind),
             report=_reporter(ctl, entry, index),
+            state=dict(entry.job.stages[index].outputs.details),
+            save=_saver(ctl, entry, index),
         )
         started = time.monotonic()
         try:
@@ -109,7 +111,11 @@ async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
 
         def succeed(job: jobs_pb2.Job, outputs: jobs_pb2.StageOutputs = outputs) -> None:
             st = job.stages[index]
+            saved = dict(st.outputs.details)  # what the attempts recorded (clean-up still needs it)
             st.outputs.CopyFrom(outputs)
+            for key, value in saved.items():
+                if key not in st.outputs.details:
+                    st.outputs.details[key] = value
             st.state = S.STATE_SUCCEEDED
             st.progress = 1.0
             st.message = "done"
@@ -117,6 +123,19 @@ async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
 
         await ctl.commit(entry, succeed, kind, f"{name} succeeded")
         return True
+
+
+def _saver(ctl: Controller, entry: Entry, index: int) -> Save:
+    """Stores entries in the running stage's outputs.details (see StageContext.save)."""
+
+    async def save(entries: dict[str, str]) -> None:
+        def merge(job: jobs_pb2.Job) -> None:
+            job.stages[index].outputs.details.update(entries)
+
+        stage = entry.job.stages[index]
+        await ctl.commit(entry, merge, stage.kind, f"{specs.stage_name(stage.kind)} recorded its state")
+
+    return save
 
 
 def _reporter(ctl: Controller, entry: Entry, index: int):  # type: ignore[no-untyped-def]

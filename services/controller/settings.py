@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -42,6 +42,9 @@ class ControllerSettings(ServerSettings):
     rayjob_template: Path | None = Field(
         None, description="YAML of a RayJob whose name, labels and entrypoint the train stage fills in."
     )
+    rayservice_cluster_template: Path | None = Field(
+        None, description="YAML of the RayCluster spec (the chart's) of the RayServices the serve stage creates."
+    )
     ray_address: str = Field("", description="Ray cluster address for train and serve (e.g. 127.0.0.1:6379).")
     serve_grpc_port: int = Field(9000, description="Ray Serve gRPC port the serve stage publishes.")
     serve_http_port: int = Field(8000, description="Ray Serve HTTP port (POST /<job id>/generate).")
@@ -50,6 +53,46 @@ class ControllerSettings(ServerSettings):
     image: str = Field("octopack:latest", description="Container image of stage Jobs, RayJob and RayService.")
     kube_poll_seconds: float = Field(2.0, gt=0, description="How often the kubernetes backend polls object status.")
     executor_selector: str = Field(
-        "app.kubernetes.io/component=executor", description="Label selector of the executor Deployments."
+        "app.kubernetes.io/component in "
+        "(executor-python,executor-js,executor-java,executor-go,executor-cpp,executor-rust)",
+        description="Label selector of the executor Deployments (the chart's component labels); empty: none.",
     )
     executor_replicas: int = Field(1, ge=1, description="Replicas per executor Deployment while evaluating.")
+    s3_secret_name: str = Field(
+        "", description="Secret with keys accessKey/secretKey that stage pods read their S3 credentials from."
+    )
+    stage_service_account: str = Field(
+        "", description="ServiceAccount of the stage pods (no API token is mounted); empty: the namespace default."
+    )
+    stage_pod_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra labels of every stage pod, e.g. the release label the store's NetworkPolicy admits.",
+    )
+    executor_client_label: str = Field(
+        "octopack.io/executor-client",
+        description="Label (value 'true') of the evaluate pod, which the executors' NetworkPolicy admits.",
+    )
+    stage_resources: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "500m", "memory": "1Gi"},
+            "limits": {"cpu": "2", "memory": "8Gi"},
+        },
+        description="Requests and limits of the stage containers (JSON).",
+    )
+    stage_pod_security_context: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        description="Pod securityContext of the stage pods (JSON); the default fits the Ray image (uid 1000).",
+    )
+    stage_security_context: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "privileged": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        description="Container securityContext of the stage containers (JSON).",
+    )
+    stage_tmp_size: str = Field("4Gi", description="Size limit of the stage pods' /tmp emptyDir.")
+    ray_image: str = Field("", description="Image of the RayService clusters the serve stage creates; empty: image.")
+    ray_version: str = Field("2.60.0", description="Ray version inside the Ray image (KubeRay's rayVersion).")

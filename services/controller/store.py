@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from google.protobuf import json_format
 
 from octopack.jobs.v1 import jobs_pb2
+
+T = TypeVar("T")
 
 
 class Conflict(Exception):
@@ -94,19 +98,24 @@ class MemoryStore:
 
 
 class AsyncStore:
-    """Runs a blocking :class:`JobStore` off the event loop."""
+    """Runs a blocking :class:`JobStore` off the event loop, on threads of its own: stage runners hold
+    the default executor's few threads for minutes, and job writes must not queue behind them."""
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, threads: int = 16) -> None:
         self.sync = store
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="job-store")
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def create(self, job: jobs_pb2.Job) -> str:
-        return await asyncio.to_thread(self.sync.create, job)
+        return await self._run(self.sync.create, job)
 
     async def update(self, job: jobs_pb2.Job, etag: str) -> str:
-        return await asyncio.to_thread(self.sync.update, job, etag)
+        return await self._run(self.sync.update, job, etag)
 
     async def get(self, job_id: str) -> Stored | None:
-        return await asyncio.to_thread(self.sync.get, job_id)
+        return await self._run(self.sync.get, job_id)
 
     async def list_ids(self) -> list[str]:
-        return await asyncio.to_thread(self.sync.list_ids)
+        return await self._run(self.sync.list_ids)

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import fields
 from pathlib import Path
+from typing import IO
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from octopack.services.executor.metrics import QUEUE_DEPTH, RESULTS, RUNNING
@@ -53,7 +54,12 @@ class Executor:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         self._check_reachable(self.root)
-        self._uid_lock, self.build_uid = claim_uids(settings.sandbox_uid, settings.concurrency)
+        # uids matter only when the server can switch to them (root); a non-root server runs
+        # programs as itself and needs no lock file.
+        self._uid_lock: IO[bytes] | None = None
+        self.build_uid = settings.sandbox_uid or 0
+        if self.sandbox.drops_privileges:
+            self._uid_lock, self.build_uid = claim_uids(settings.sandbox_uid, settings.concurrency)
         self.tools = Toolchains(settings.toolchains, settings.python, self._go_cache())
         if settings.language and settings.language not in RUNNERS:
             raise FailedPrecondition(
@@ -308,4 +314,5 @@ class Executor:
         """Remove the work root (if this executor made it) and free the uid block."""
         if self._own_root:
             self.sandbox.remove_workdir(self.root)
-        self._uid_lock.close()
+        if self._uid_lock is not None:
+            self._uid_lock.close()

@@ -24,8 +24,13 @@
 # language=host:port,... ; the controller scales these Deployments through deployments/scale.
 - name: OCTOPACK_CONTROLLER_EXECUTOR_ADDRESSES
   value: {{ join "," $executors | quote }}
+# Labels of the executor Deployments themselves (octopack.io/role is on their pods only).
+{{- $components := list }}
+{{- range $lang := include "octopack.executorLanguages" . | fromJsonArray }}
+{{- $components = append $components (printf "executor-%s" $lang) }}
+{{- end }}
 - name: OCTOPACK_CONTROLLER_EXECUTOR_SELECTOR
-  value: {{ printf "app.kubernetes.io/instance=%s,octopack.io/role=executor" .Release.Name | quote }}
+  value: {{ ternary (printf "app.kubernetes.io/instance=%s,app.kubernetes.io/component in (%s)" .Release.Name (join "," $components)) "" (gt (len $components) 0) | quote }}
 - name: OCTOPACK_CONTROLLER_BACKEND
   value: kubernetes
 - name: OCTOPACK_CONTROLLER_STORE
@@ -33,6 +38,32 @@
 # Image of the stage Jobs, RayJobs and RayServices the controller creates.
 - name: OCTOPACK_CONTROLLER_IMAGE
   value: {{ include "octopack.image" (dict "root" . "image" (ternary .Values.controller.stageImage .Values.ray.image (ne .Values.controller.stageImage.repository ""))) | quote }}
+# Stage Jobs: S3 credentials from the chart's Secret, the chart's hardening, release and client labels.
+- name: OCTOPACK_CONTROLLER_S3_SECRET_NAME
+  value: {{ include "octopack.s3SecretName" . | quote }}
+- name: OCTOPACK_CONTROLLER_STAGE_SERVICE_ACCOUNT
+  value: {{ include "octopack.serviceAccountName" (dict "root" . "component" "stage") | quote }}
+- name: OCTOPACK_CONTROLLER_STAGE_POD_LABELS
+  value: {{ dict "app.kubernetes.io/instance" .Release.Name "app.kubernetes.io/part-of" "octopack" | toJson | quote }}
+- name: OCTOPACK_CONTROLLER_EXECUTOR_CLIENT_LABEL
+  value: {{ .Values.networkPolicy.executorClientLabel | quote }}
+- name: OCTOPACK_CONTROLLER_STAGE_RESOURCES
+  value: {{ .Values.controller.stage.resources | toJson | quote }}
+- name: OCTOPACK_CONTROLLER_STAGE_TMP_SIZE
+  value: {{ .Values.controller.stage.tmpSizeLimit | quote }}
+# The stage image is the Ray image (uid 1000) unless controller.stageImage names an OctoPack image (uid 10001).
+- name: OCTOPACK_CONTROLLER_STAGE_POD_SECURITY_CONTEXT
+  value: {{ ternary .Values.podSecurityContext .Values.ray.podSecurityContext (ne .Values.controller.stageImage.repository "") | toJson | quote }}
+- name: OCTOPACK_CONTROLLER_STAGE_SECURITY_CONTEXT
+  value: {{ .Values.securityContext | toJson | quote }}
+- name: OCTOPACK_CONTROLLER_RAY_IMAGE
+  value: {{ include "octopack.image" (dict "root" . "image" .Values.ray.image) | quote }}
+- name: OCTOPACK_CONTROLLER_RAY_VERSION
+  value: {{ .Values.ray.version | quote }}
+{{- if .Values.inference.enabled }}
+- name: OCTOPACK_CONTROLLER_RAYSERVICE_CLUSTER_TEMPLATE
+  value: /etc/octopack/rayjob/rayservice-cluster.yaml
+{{- end }}
 - name: OCTOPACK_CONTROLLER_WORK_DIR
   value: /tmp/work
 - name: OCTOPACK_CONTROLLER_RESULTS_DIR
@@ -47,7 +78,7 @@
 {{- end }}
 
 {{- define "octopack.controller.volumes" -}}
-{{- if .Values.finetune.enabled }}
+{{- if or .Values.finetune.enabled .Values.inference.enabled }}
 - name: rayjob-template
   configMap:
     name: {{ include "octopack.componentName" (dict "root" . "component" "rayjob-template") }}
@@ -55,7 +86,7 @@
 {{- end }}
 
 {{- define "octopack.controller.volumeMounts" -}}
-{{- if .Values.finetune.enabled }}
+{{- if or .Values.finetune.enabled .Values.inference.enabled }}
 - name: rayjob-template
   mountPath: /etc/octopack/rayjob
   readOnly: true

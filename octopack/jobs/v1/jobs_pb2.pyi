@@ -253,7 +253,7 @@ class ServeConfig(_message.Message):
     max_new_tokens: _builtins.int
     """0 = 256"""
     keep: _builtins.bool
-    """keep serving after the job ends (CancelJob still removes it)"""
+    """keep serving after the job succeeded, until CancelJob of the finished job"""
     def __init__(
         self,
         *,

@@ -87,7 +87,8 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Cancels a job: running stages are stopped and their resources cleaned up; finished jobs are left as they are.
+        """Cancels a job: running stages are stopped and their resources cleaned up. A finished job keeps its
+        state; a kept serving endpoint (serve.keep) is removed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

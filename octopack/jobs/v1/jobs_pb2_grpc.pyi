@@ -41,7 +41,9 @@ class JobServiceStub:
     ListJobs: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ListJobsRequest, _jobs_pb2.ListJobsResponse]
     """Lists jobs, newest first, optionally only some states."""
     CancelJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.CancelJobResponse]
-    """Cancels a job: running stages are stopped and their resources cleaned up; finished jobs are left as they are."""
+    """Cancels a job: running stages are stopped and their resources cleaned up. A finished job keeps its
+    state; a kept serving endpoint (serve.keep) is removed.
+    """
     WatchJob: _grpc.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]
     """Streams the job's state and progress until it finishes (the last message has a final state)."""
 
@@ -55,7 +57,9 @@ class JobServiceAsyncStub(JobServiceStub):
     ListJobs: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ListJobsRequest, _jobs_pb2.ListJobsResponse]  # type: ignore[assignment]
     """Lists jobs, newest first, optionally only some states."""
     CancelJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.CancelJobResponse]  # type: ignore[assignment]
-    """Cancels a job: running stages are stopped and their resources cleaned up; finished jobs are left as they are."""
+    """Cancels a job: running stages are stopped and their resources cleaned up. A finished job keeps its
+    state; a kept serving endpoint (serve.keep) is removed.
+    """
     WatchJob: _aio.UnaryStreamMultiCallable[_jobs_pb2.WatchJobRequest, _jobs_pb2.WatchJobResponse]  # type: ignore[assignment]
     """Streams the job's state and progress until it finishes (the last message has a final state)."""
 
@@ -90,7 +94,9 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _jobs_pb2.CancelJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_jobs_pb2.CancelJobResponse, _abc.Awaitable[_jobs_pb2.CancelJobResponse]]:
-        """Cancels a job: running stages are stopped and their resources cleaned up; finished jobs are left as they are."""
+        """Cancels a job: running stages are stopped and their resources cleaned up. A finished job keeps its
+        state; a kept serving endpoint (serve.keep) is removed.
+        """
 
     @_abc_1.abstractmethod
     def WatchJob(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -10,6 +10,11 @@ from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.spec import stage_name
 
 Report = Callable[[float, str], None]
+Save = Callable[[dict[str, str]], Awaitable[None]]
+
+
+async def _discard(entries: dict[str, str]) -> None:
+    return None
 
 
 @dataclass
@@ -20,7 +25,10 @@ class StageContext:
     (``name@version``), ``model`` (a URI) and ``endpoint`` (``host:port``).
     Runners must be idempotent by job id: they name their outputs with
     :meth:`output_name` and, when a previous attempt already produced them,
-    return those instead of producing them again.
+    return those instead of producing them again. ``state`` is what earlier
+    attempts recorded with ``save``, which merges entries into the stage's
+    ``outputs.details`` in the job document (stored before it returns), so a
+    retry, a restarted controller and :meth:`Backend.cleanup` see them.
     """
 
     job_id: str
@@ -29,6 +37,8 @@ class StageContext:
     attempt: int
     inputs: dict[str, str] = field(default_factory=dict)
     report: Report = lambda progress, message: None
+    state: dict[str, str] = field(default_factory=dict)
+    save: Save = _discard
 
     @property
     def stage(self) -> str:

@@ -13,20 +13,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
 
 from octopack.common.errors import FailedPrecondition
+from octopack.common.objectstore import S3Settings
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends import manifests as m
 from octopack.services.controller.backends.base import Backend, StageContext
+from octopack.services.controller.backends.executors import ExecutorScaler
 from octopack.services.controller.settings import ControllerSettings
 
 log = logging.getLogger(__name__)
 K = jobs_pb2.StageKind
 RAY_GROUP, RAY_VERSION = "ray.io", "v1"
 OutputsReader = Callable[[str, str], jobs_pb2.StageOutputs | None]
+
+#: Every (API group, resource, verb) this backend (with its ExecutorScaler) calls, and nothing more: the chart's Role must grant
+#: exactly these (tests/chart/test_controller_contract.py compares them; the kmock tests check each request against them).
+REQUIRED_RBAC: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        *(("batch", "jobs", verb) for verb in ("create", "get", "list", "delete")),
+        *(("ray.io", "rayjobs", verb) for verb in ("create", "get", "list", "delete")),
+        *(("ray.io", "rayservices", verb) for verb in ("create", "get", "list", "delete")),
+        ("apps", "deployments", "list"),  # finds the executors by label, reads their readiness
+        ("apps", "deployments/scale", "get"),  # only the executor Deployments (resourceNames)
+        ("apps", "deployments/scale", "patch"),
+    }
+)
 
 
 class StageObjectFailed(RuntimeError):
@@ -73,7 +89,9 @@ class KubernetesBackend(Backend):
 
     name = "kubernetes"
 
-    def __init__(self, api_client: Any, settings: ControllerSettings, outputs: OutputsReader) -> None:
+    def __init__(
+        self, api_client: Any, settings: ControllerSettings, outputs: OutputsReader, s3: S3Settings | None = None
+    ) -> None:
         from kubernetes import client
 
         self.settings = settings
@@ -83,7 +101,22 @@ class KubernetesBackend(Backend):
         self.custom = client.CustomObjectsApi(api_client)
         self.outputs = outputs
         self.poll = settings.kube_poll_seconds
-        self.template = _load_template(settings)
+        self.template = _load_yaml(settings.rayjob_template)
+        self.serve_cluster = _load_yaml(settings.rayservice_cluster_template)
+        s3 = s3 or S3Settings()
+        self.pod = m.StagePod(
+            env=[
+                *m.s3_env(s3.host, s3.bucket, settings.s3_secret_name, s3.use_tls),
+                *m.stage_settings_env(settings.jobs_prefix, settings.executor_addresses),
+            ],
+            service_account=settings.stage_service_account,
+            labels=dict(settings.stage_pod_labels),
+            resources=settings.stage_resources,
+            pod_security_context=settings.stage_pod_security_context,
+            security_context=settings.stage_security_context,
+            tmp_size=settings.stage_tmp_size,
+        )
+        self.executors = ExecutorScaler(self.apps, self.ns, settings, self.poll)
         super().__init__(
             {
                 K.STAGE_KIND_CRAWL: _Runner(self._batch_stage),
@@ -102,10 +135,11 @@ class KubernetesBackend(Backend):
             config.load_incluster_config()
         except config.ConfigException:
             config.load_kube_config()
-        from octopack.common.objectstore import ObjectStore, S3Settings
+        from octopack.common.objectstore import ObjectStore
 
-        store = ObjectStore(S3Settings())
-        return cls(client.ApiClient(), settings, s3_outputs_reader(store, settings.jobs_prefix))
+        s3 = S3Settings()
+        store = ObjectStore(s3)
+        return cls(client.ApiClient(), settings, s3_outputs_reader(store, settings.jobs_prefix), s3)
 
     # -- helpers ---------------------------------------------------------------------------------
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -138,7 +172,8 @@ class KubernetesBackend(Backend):
                 name = obj.metadata.name  # adopt a running (or just succeeded) attempt
         if name is None:
             name = f"{ctx.output_name()}-{ctx.attempt}"
-            body = m.batch_job(name, ctx.job_id, ctx.stage, self.settings.image, payload(ctx))
+            extra = {self.settings.executor_client_label: "true"} if ctx.kind == K.STAGE_KIND_EVALUATE else {}
+            body = m.batch_job(name, ctx.job_id, ctx.stage, self.settings.image, payload(ctx), self.pod, extra)
             await self._call(self.batch.create_namespaced_job, self.ns, body)
             ctx.report(0.05, f"created Job {name}")
         while True:
@@ -165,7 +200,9 @@ class KubernetesBackend(Backend):
                 name = obj["metadata"]["name"]
         if name is None:
             name = f"{ctx.output_name()}-{ctx.attempt}"
-            body = m.ray_job(name, ctx.job_id, self.settings.image, payload(ctx), self.template)
+            body = m.ray_job(
+                name, ctx.job_id, self.ray_image, payload(ctx), self.template, self.settings.ray_version
+            )
             await self._call(self.custom.create_namespaced_custom_object, RAY_GROUP, RAY_VERSION, self.ns, "rayjobs", body)
             ctx.report(0.05, f"created RayJob {name}")
         while True:
@@ -188,7 +225,10 @@ class KubernetesBackend(Backend):
         if not model:
             raise FailedPrecondition("serve: no model to serve (spec.serve.model or a train stage)")
         serve = ctx.spec.serve
-        body = m.ray_service(name, ctx.job_id, self.settings.image, model, serve.replicas or 1, serve.max_new_tokens or 256)
+        body = m.ray_service(
+            name, ctx.job_id, self.ray_image, model, serve.replicas or 1, serve.max_new_tokens or 256,
+            self.settings.ray_version, self.serve_cluster,
+        )
         try:
             await self._call(self.custom.create_namespaced_custom_object, RAY_GROUP, RAY_VERSION, self.ns, "rayservices", body)
             ctx.report(0.05, f"created RayService {name}")
@@ -205,38 +245,16 @@ class KubernetesBackend(Backend):
             await asyncio.sleep(self.poll)
 
     # -- evaluate --------------------------------------------------------------------------------
+    @property
+    def ray_image(self) -> str:
+        return self.settings.ray_image or self.settings.image
+
     async def _evaluate(self, ctx: StageContext) -> jobs_pb2.StageOutputs:
-        await self._scale_executors(ctx.job_id)
-        await self._wait_executors()
+        await self.executors.scale_up(ctx)
+        await self.executors.wait_ready()
         ctx.report(0.1, "executors ready")
         return await self._batch_stage(ctx)
 
-    async def _scale_executors(self, job_id: str) -> None:
-        found = await self._call(
-            self.apps.list_namespaced_deployment, self.ns, label_selector=self.settings.executor_selector
-        )
-        for dep in found.items:
-            before = dep.spec.replicas or 0
-            annotations = dep.metadata.annotations or {}
-            if annotations.get(m.SCALED_BY) == job_id:
-                continue  # already scaled by an earlier attempt; keep its record of the original size
-            target = max(before, self.settings.executor_replicas)
-            patch = {
-                "metadata": {"annotations": {m.SCALED_BY: job_id, m.REPLICAS_BEFORE: str(before)}},
-                "spec": {"replicas": target},
-            }
-            await self._call(self.apps.patch_namespaced_deployment, dep.metadata.name, self.ns, patch)
-
-    async def _wait_executors(self) -> None:
-        while True:
-            found = await self._call(
-                self.apps.list_namespaced_deployment, self.ns, label_selector=self.settings.executor_selector
-            )
-            if all((d.status.ready_replicas or 0) >= (d.spec.replicas or 0) for d in found.items):
-                return
-            await asyncio.sleep(self.poll)
-
-    # -- clean-up --------------------------------------------------------------------------------
     async def cleanup(self, job: jobs_pb2.Job) -> None:
         """Delete the job's Jobs and RayJobs, its RayService (unless kept), restore executor sizes."""
         from kubernetes.client import V1DeleteOptions
@@ -262,28 +280,17 @@ class KubernetesBackend(Backend):
                     self.custom.delete_namespaced_custom_object, RAY_GROUP, RAY_VERSION, self.ns, plural,
                     obj["metadata"]["name"],
                 )
-        await self._restore_executors(job.id)
+        await self.executors.restore(job)
 
-    async def _restore_executors(self, job_id: str) -> None:
-        found = await self._call(
-            self.apps.list_namespaced_deployment, self.ns, label_selector=self.settings.executor_selector
-        )
-        for dep in found.items:
-            annotations = dep.metadata.annotations or {}
-            if annotations.get(m.SCALED_BY) != job_id:
-                continue
-            before = int(annotations.get(m.REPLICAS_BEFORE, dep.spec.replicas or 0))
-            patch = {"metadata": {"annotations": {m.SCALED_BY: None, m.REPLICAS_BEFORE: None}}, "spec": {"replicas": before}}
-            await self._call(self.apps.patch_namespaced_deployment, dep.metadata.name, self.ns, patch)
-
-    async def _ignore_missing(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    async def _ignore_missing(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            await self._call(fn, *args, **kwargs)
+            return await self._call(fn, *args, **kwargs)
         except ApiException as exc:
             if exc.status != 404:
                 raise
+            return None
 
 
 class _Runner:
@@ -321,10 +328,11 @@ def s3_outputs_reader(store: Any, prefix: str) -> OutputsReader:
     return read
 
 
-def _load_template(settings: ControllerSettings) -> dict[str, Any] | None:
-    if settings.rayjob_template is None or not settings.rayjob_template.exists():
+def _load_yaml(path: Path | None) -> dict[str, Any] | None:
+    """A YAML document the chart mounts from its ConfigMap (the RayJob template, the serve cluster)."""
+    if path is None or not path.exists():
         return None
     import yaml
 
-    loaded = yaml.safe_load(settings.rayjob_template.read_text())
+    loaded = yaml.safe_load(path.read_text())
     return loaded if isinstance(loaded, dict) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -16,8 +17,8 @@ import yaml
 JOB_LABEL = "octopack.io/job-id"
 STAGE_LABEL = "octopack.io/stage"
 MANAGED = {"app.kubernetes.io/part-of": "octopack", "app.kubernetes.io/managed-by": "octopack-controller"}
-SCALED_BY = "octopack.io/scaled-by"
-REPLICAS_BEFORE = "octopack.io/replicas-before"
+#: Ray inside the Ray image (the chart's ray.version); KubeRay's rayVersion must match it.
+RAY_VERSION = "2.60.0"
 
 
 def labels(job_id: str, stage: str) -> dict[str, str]:
@@ -29,24 +30,80 @@ def stage_command(job_id: str, stage: str, payload: dict[str, Any]) -> list[str]
     return ["octopack", "stage", stage, "--job-id", job_id, "--payload", json.dumps(payload, sort_keys=True)]
 
 
+def s3_env(endpoint: str, bucket: str, secret_name: str, secure: bool = False) -> list[dict[str, Any]]:
+    """The stage pod's OCTOPACK_S3_* variables; credentials come from the Secret, never inline."""
+    env: list[dict[str, Any]] = [
+        {"name": "OCTOPACK_S3_ENDPOINT", "value": endpoint},
+        {"name": "OCTOPACK_S3_BUCKET", "value": bucket},
+        {"name": "OCTOPACK_S3_SECURE", "value": "true" if secure else "false"},
+    ]
+    if secret_name:
+        for var, key in (("OCTOPACK_S3_ACCESS_KEY", "accessKey"), ("OCTOPACK_S3_SECRET_KEY", "secretKey")):
+            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}})
+    return env
+
+
+def stage_settings_env(jobs_prefix: str, executor_addresses: str) -> list[dict[str, Any]]:
+    """The ``OCTOPACK_CONTROLLER_*`` settings ``octopack stage`` reads in the pod: where to write outputs (the
+    controller's prefix), scratch space under the writable /tmp, and the executors evaluate calls."""
+    return [
+        {"name": "OCTOPACK_CONTROLLER_JOBS_PREFIX", "value": jobs_prefix},
+        {"name": "OCTOPACK_CONTROLLER_WORK_DIR", "value": "/tmp/work"},
+        {"name": "OCTOPACK_CONTROLLER_RESULTS_DIR", "value": "/tmp/results"},
+        {"name": "OCTOPACK_CONTROLLER_EXECUTOR_ADDRESSES", "value": executor_addresses},
+    ]
+
+
+@dataclass
+class StagePod:
+    """How stage pods run: the same hardening as the chart's own pods (restricted Pod Security Standard)."""
+
+    env: list[dict[str, Any]] = field(default_factory=list)
+    service_account: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, Any] = field(
+        default_factory=lambda: {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "8Gi"}}
+    )
+    pod_security_context: dict[str, Any] = field(
+        default_factory=lambda: {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
+    )
+    security_context: dict[str, Any] = field(
+        default_factory=lambda: {
+            "runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "privileged": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+        }
+    )
+    tmp_size: str = "4Gi"
+
+
 def batch_job(
-    name: str, job_id: str, stage: str, image: str, payload: dict[str, Any], service_account: str = ""
+    name: str, job_id: str, stage: str, image: str, payload: dict[str, Any], pod: StagePod | None = None,
+    extra_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A batch/v1 Job running one stage once (the controller owns retries: backoffLimit 0)."""
+    pod = pod or StagePod()
+    env = [*pod.env, {"name": "HOME", "value": "/tmp"}]  # read-only root file system: home in /tmp
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        "automountServiceAccountToken": False,  # stages never call the Kubernetes API
+        "enableServiceLinks": False,
+        "securityContext": copy.deepcopy(pod.pod_security_context),
         "containers": [
             {
                 "name": "stage",
                 "image": image,
                 "command": stage_command(job_id, stage, payload),
-                "envFrom": [{"secretRef": {"name": "octopack-s3", "optional": True}}],
-                "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+                "env": env,
+                "resources": copy.deepcopy(pod.resources),
+                "securityContext": copy.deepcopy(pod.security_context),
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
             }
         ],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": pod.tmp_size}}],
     }
-    if service_account:
-        pod_spec["serviceAccountName"] = service_account
+    if pod.service_account:
+        pod_spec["serviceAccountName"] = pod.service_account
+    pod_labels = {**pod.labels, **(extra_labels or {}), **labels(job_id, stage)}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -54,15 +111,15 @@ def batch_job(
         "spec": {
             "backoffLimit": 0,
             "ttlSecondsAfterFinished": 3600,
-            "template": {"metadata": {"labels": labels(job_id, stage)}, "spec": pod_spec},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         },
     }
 
 
-def _ray_cluster(image: str) -> dict[str, Any]:
+def _ray_cluster(image: str, ray_version: str) -> dict[str, Any]:
     container = {"name": "ray-head", "image": image, "resources": {"limits": {"cpu": "2", "memory": "8Gi"}}}
     return {
-        "rayVersion": "2.40.0",
+        "rayVersion": ray_version,
         "headGroupSpec": {
             "rayStartParams": {"dashboard-host": "0.0.0.0"},
             "template": {"spec": {"containers": [container]}},
@@ -81,13 +138,16 @@ def _ray_cluster(image: str) -> dict[str, Any]:
 
 
 def ray_job(
-    name: str, job_id: str, image: str, payload: dict[str, Any], template: dict[str, Any] | None = None
+    name: str, job_id: str, image: str, payload: dict[str, Any], template: dict[str, Any] | None = None,
+    ray_version: str = RAY_VERSION,
 ) -> dict[str, Any]:
-    """A KubeRay RayJob that runs the train stage on its own Ray cluster, torn down afterwards."""
+    """A KubeRay RayJob that runs the train stage on its own Ray cluster, torn down afterwards.
+
+    With the chart's template (its ConfigMap) the cluster, images and rayVersion are the chart's."""
     body: dict[str, Any] = copy.deepcopy(template) if template else {
         "apiVersion": "ray.io/v1",
         "kind": "RayJob",
-        "spec": {"rayClusterSpec": _ray_cluster(image)},
+        "spec": {"rayClusterSpec": _ray_cluster(image, ray_version)},
     }
     meta: dict[str, Any] = body.setdefault("metadata", {})
     meta["name"] = name
@@ -100,8 +160,13 @@ def ray_job(
     return body
 
 
-def ray_service(name: str, job_id: str, image: str, model_uri: str, replicas: int, max_new_tokens: int) -> dict[str, Any]:
-    """A KubeRay RayService serving the model with gRPC octopack.inference.v1.InferenceService."""
+def ray_service(
+    name: str, job_id: str, image: str, model_uri: str, replicas: int, max_new_tokens: int,
+    ray_version: str = RAY_VERSION, cluster: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A KubeRay RayService serving the model with gRPC octopack.inference.v1.InferenceService.
+
+    ``cluster`` (the chart's RayJob template's cluster) replaces the minimal built-in one."""
     serve_config = {
         "grpc_options": {"port": 9000, "grpc_servicer_functions": [
             "octopack.inference.v1.inference_pb2_grpc.add_InferenceServiceServicer_to_server"]},
@@ -121,7 +186,7 @@ def ray_service(name: str, job_id: str, image: str, model_uri: str, replicas: in
         "apiVersion": "ray.io/v1",
         "kind": "RayService",
         "metadata": {"name": name, "labels": labels(job_id, "serve")},
-        "spec": {"serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False), "rayClusterConfig": _ray_cluster(image)},
+        "spec": {"serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False), "rayClusterConfig": copy.deepcopy(cluster) if cluster else _ray_cluster(image, ray_version)},
     }
 
 

@@ -3,6 +3,13 @@
 kmock has no controllers, so a small "cluster" coroutine plays them: it marks Jobs and RayJobs
 succeeded (or failed), RayServices running and executor Deployments ready, and writes the outputs
 documents that stage pods would write.
+
+kmock stores objects but knows no subresources: it applies a PATCH of ``deployments/<name>/scale`` to
+the Deployment itself (which is what the API server does with ``spec.replicas``) and would answer a GET
+of ``.../scale`` with the whole Deployment. The fixture registers ``scale`` as a subresource of
+deployments (API discovery lists ``deployments/scale``) and answers both verbs with an
+``autoscaling/v1`` Scale built from the stored Deployment, as the API server does. Every request the
+backend sends is checked against :data:`REQUIRED_RBAC`, which the chart's Role must grant exactly.
 """
 
 from __future__ import annotations
@@ -10,18 +17,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import kubernetes
 import pytest
 
+from octopack.common.objectstore import S3Settings
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends import manifests as m
+from octopack.services.controller.backends.executors import REPLICAS_BEFORE
+from octopack.services.controller.backends.kubernetes import REQUIRED_RBAC, KubernetesBackend
 from octopack.services.controller.engine import Controller
 from octopack.services.controller.settings import ControllerSettings
 from octopack.services.controller.store import MemoryStore
-
-kubernetes = pytest.importorskip("kubernetes", reason="the dev extra has the kubernetes client")
-pytest.importorskip("kmock", reason="the dev extra has the kmock API emulator")
-
-from octopack.services.controller.backends.kubernetes import KubernetesBackend  # noqa: E402
 
 pytestmark = pytest.mark.integration
 S = jobs_pb2.State
@@ -29,6 +35,7 @@ NS = "octo"
 JOBS, DEPLOYMENTS = "batch/v1/jobs", "apps/v1/deployments"
 RAYJOBS, RAYSERVICES = "ray.io/v1/rayjobs", "ray.io/v1/rayservices"
 EXECUTOR_LABELS = {"app.kubernetes.io/component": "executor"}
+VERBS = {"FETCH": "get", "LIST": "list", "WATCH": "watch", "CREATE": "create", "DELETE": "delete"}
 
 
 class Cluster:
@@ -98,16 +105,45 @@ def _outputs(job_id: str, stage: str) -> jobs_pb2.StageOutputs:
     return jobs_pb2.StageOutputs(datasets=[jobs_pb2.DatasetRef(name=f"{job_id}-{stage}", version="v1", samples=3)])
 
 
+def _scale(kmock: Any, name: str) -> dict[str, Any]:
+    """The autoscaling/v1 Scale of a stored Deployment, as the API server derives it."""
+    dep = kmock.objects[DEPLOYMENTS, NS, name].raw
+    selector = ",".join(f"{k}={v}" for k, v in dep["spec"]["selector"]["matchLabels"].items())
+    return {
+        "apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"replicas": dep["spec"].get("replicas", 0)},
+        "status": {"replicas": (dep.get("status") or {}).get("replicas", 0), "selector": selector},
+    }
+
+
+def backend_calls(kmock: Any) -> list[tuple[str, str, str]]:
+    """(API group, resource[/subresource], verb) of every request the kubernetes client sent."""
+    calls = []
+    for req in list(kmock):
+        if not str(req.headers.get("User-Agent", "")).startswith("OpenAPI-Generator"):
+            continue  # the cluster simulation's own requests
+        resource = req.resource.plural + (f"/{req.subresource}" if req.subresource else "")
+        verb = VERBS.get(req.action.name) or ("patch" if req.method.name == "PATCH" else "update")
+        calls.append((req.resource.group, resource, verb))
+    return calls
+
+
 @pytest.fixture
 async def cluster(kmock: Any):  # type: ignore[no-untyped-def]
-    for resource, kind in [(JOBS, "Job"), (DEPLOYMENTS, "Deployment"), (RAYJOBS, "RayJob"), (RAYSERVICES, "RayService")]:
+    for resource, kind in [(JOBS, "Job"), (RAYJOBS, "RayJob"), (RAYSERVICES, "RayService")]:
         kmock.resources[resource] = kmock.ResourceInfo(kind=kind, namespaced=True)
-    for lang in ("python", "rust"):
+    kmock.resources[DEPLOYMENTS] = kmock.ResourceInfo(kind="Deployment", namespaced=True, subresources={"scale"})
+    deployments, scale = kmock.resource("apps", "v1", "deployments"), kmock.subresource("scale")
+    kmock["get", deployments, scale] << (lambda req: _scale(kmock, req.name))
+    # The emulator has already merged the body ({"spec": {"replicas": n}}) into the Deployment.
+    kmock["patch", deployments, scale] << (lambda req: _scale(kmock, req.name))
+    for lang, replicas in (("python", 0), ("rust", 3)):
         kmock.objects[DEPLOYMENTS, NS, f"octopack-executor-{lang}"] = {
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": f"octopack-executor-{lang}", "namespace": NS, "labels": EXECUTOR_LABELS},
             "spec": {
-                "replicas": 0,
+                "replicas": replicas,
                 "selector": {"matchLabels": {"octopack.io/language": lang}},
                 "template": {
                     "metadata": {"labels": {"octopack.io/language": lang}},
@@ -120,6 +156,9 @@ async def cluster(kmock: Any):  # type: ignore[no-untyped-def]
     task = asyncio.create_task(sim.run())
     yield sim
     task.cancel()
+    calls = backend_calls(kmock)
+    assert calls, "the backend sent no request"
+    assert set(calls) <= REQUIRED_RBAC, f"calls outside REQUIRED_RBAC: {set(calls) - REQUIRED_RBAC}"
 
 
 def _backend(kmock: Any, outputs: dict[tuple[str, str], jobs_pb2.StageOutputs]) -> KubernetesBackend:
@@ -128,8 +167,12 @@ def _backend(kmock: Any, outputs: dict[tuple[str, str], jobs_pb2.StageOutputs]) 
     settings = ControllerSettings(
         backend="kubernetes", namespace=NS, image="octopack:test", kube_poll_seconds=0.02,
         executor_selector="app.kubernetes.io/component=executor", executor_replicas=2,
+        s3_secret_name="octopack-s3", stage_service_account="octopack-stage",
     )
-    return KubernetesBackend(kubernetes.client.ApiClient(config), settings, lambda j, s: outputs.get((j, s)))
+    s3 = S3Settings(endpoint="minio.octo.svc:9000", bucket="octopack")
+    return KubernetesBackend(
+        kubernetes.client.ApiClient(config), settings, lambda j, s: outputs.get((j, s)), s3
+    )
 
 
 def _full_spec() -> jobs_pb2.JobSpec:
@@ -161,16 +204,64 @@ async def test_full_pipeline_creates_labelled_objects_and_cleans_up(kmock: Any, 
         assert obj["metadata"]["labels"][m.JOB_LABEL] == j, name
     crawl_pod = cluster.seen[f"{j}-crawl-1"]["spec"]["template"]["spec"]["containers"][0]
     assert crawl_pod["image"] == "octopack:test" and crawl_pod["command"][:3] == ["octopack", "stage", "crawl"]
+    env = {e["name"]: e for e in crawl_pod["env"]}
+    assert env["OCTOPACK_S3_ENDPOINT"]["value"] == "minio.octo.svc:9000"
+    assert env["OCTOPACK_S3_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "octopack-s3", "key": "accessKey"}
+    assert env["OCTOPACK_CONTROLLER_JOBS_PREFIX"]["value"] == "jobs/"  # where the backend reads the outputs
+    assert env["OCTOPACK_CONTROLLER_WORK_DIR"]["value"].startswith("/tmp/")
+    assert crawl_pod["securityContext"]["readOnlyRootFilesystem"] is True
+    assert cluster.seen[f"{j}-crawl-1"]["spec"]["template"]["spec"]["serviceAccountName"] == "octopack-stage"
     assert "--payload" in cluster.seen[f"{j}-train-1"]["spec"]["entrypoint"]
     stages = {st.kind: st for st in final.stages}
     assert stages[jobs_pb2.STAGE_KIND_SERVE].outputs.endpoint == f"{j}-serve-serve-svc.{NS}.svc:9000"
     assert stages[jobs_pb2.STAGE_KIND_EVALUATE].outputs.evaluation.scores[0].pass_at_1 == 0.5
-    # Clean-up: every Job, RayJob and RayService of the job is gone; executors are back to 0 replicas.
+    # The sizes before scaling are kept in the job document, not on the Deployments.
+    details = stages[jobs_pb2.STAGE_KIND_EVALUATE].outputs.details
+    assert details[REPLICAS_BEFORE + "octopack-executor-python"] == "0"
+    assert details[REPLICAS_BEFORE + "octopack-executor-rust"] == "3"
+    # Clean-up: every Job, RayJob and RayService of the job is gone; executors are back to their sizes.
     assert cluster.alive(JOBS) == [] and cluster.alive(RAYJOBS) == [] and cluster.alive(RAYSERVICES) == []
-    assert cluster.max_executor_replicas == 2
-    assert {name: obj["spec"]["replicas"] for name, obj in cluster.alive(DEPLOYMENTS)} == {
-        "octopack-executor-python": 0, "octopack-executor-rust": 0}
+    assert cluster.max_executor_replicas == 3
+    assert _replicas(cluster) == {"octopack-executor-python": 0, "octopack-executor-rust": 3}
+    # Only the scale subresource was changed, never a Deployment itself.
+    calls = backend_calls(kmock)
+    assert ("apps", "deployments/scale", "patch") in calls and ("apps", "deployments/scale", "get") in calls
+    assert not [c for c in calls if c[1] == "deployments" and c[2] not in {"list", "get"}]
+    patched = [r.data for r in list(kmock) if r.subresource == "scale" and r.method.name == "PATCH"]
+    assert patched == [{"spec": {"replicas": 2}}, {"spec": {"replicas": 3}}, {"spec": {"replicas": 0}}]
+    for _, obj in cluster.alive(DEPLOYMENTS):
+        assert not (obj["metadata"].get("annotations") or {})
     await ctl.stop()
+
+
+def _replicas(cluster: Cluster) -> dict[str, int]:
+    return {name: obj["spec"]["replicas"] for name, obj in cluster.alive(DEPLOYMENTS)}
+
+
+async def test_restarted_controller_restores_executors_from_the_job_document(kmock: Any, cluster: Cluster) -> None:
+    cluster.hold = {"evaluate"}
+    store = MemoryStore()
+    first = Controller(store, _backend(kmock, cluster.outputs))
+    await first.start()
+    spec = jobs_pb2.JobSpec(
+        evaluate=jobs_pb2.EvaluateConfig(languages=["python"], limit=2, endpoint="inference:9000"),
+        retry=jobs_pb2.RetryPolicy(initial_backoff_seconds=0.01),
+    )
+    job, _ = await first.submit(spec)
+    while not any(name.startswith(f"{job.id}-evaluate") for name in cluster.seen):
+        await asyncio.sleep(0.02)
+    assert _replicas(cluster)["octopack-executor-python"] == 2
+    await first.stop()  # gone while evaluating: only the job document remembers the sizes
+
+    second = Controller(store, _backend(kmock, cluster.outputs))
+    await second.start()
+    await asyncio.sleep(0.3)
+    assert _replicas(cluster)["octopack-executor-python"] == 2  # the resumed attempt keeps the first record
+    cancelled = await second.cancel(job.id)
+    assert cancelled.state == S.STATE_CANCELLED
+    assert cancelled.stages[0].outputs.details[REPLICAS_BEFORE + "octopack-executor-python"] == "0"
+    assert _replicas(cluster) == {"octopack-executor-python": 0, "octopack-executor-rust": 3}
+    await second.stop()
 
 
 async def test_failed_job_is_retried_with_a_new_attempt_object(kmock: Any, cluster: Cluster) -> None:

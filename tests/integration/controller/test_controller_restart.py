@@ -32,11 +32,14 @@ def test_kill_9_in_the_middle_of_a_crawl_then_restart(
 ) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo(tmp_path, 60)  # long enough to be killed while crawling
     first = ControllerProcess(controller_env, tmp_path / "first.log").start()
-    stub = jobs_pb2_grpc.JobServiceStub(first.channel())
-    spec = jobs_pb2.JobSpec(crawl=jobs_pb2.CrawlConfig(repositories=[str(repo)]))
-    job_id = stub.SubmitJob(jobs_pb2.SubmitJobRequest(spec=spec, idempotency_key="restart-test")).job.id
-    running = _wait(stub, job_id, lambda j: j.stages[0].state == S.STATE_RUNNING)
-    first.kill()
+    try:
+        stub = jobs_pb2_grpc.JobServiceStub(first.channel())
+        spec = jobs_pb2.JobSpec(crawl=jobs_pb2.CrawlConfig(repositories=[str(repo)]))
+        job_id = stub.SubmitJob(jobs_pb2.SubmitJobRequest(spec=spec, idempotency_key="restart-test")).job.id
+        running = _wait(stub, job_id, lambda j: j.stages[0].state == S.STATE_RUNNING)
+        first.kill()
+    finally:
+        first.stop()
     assert running.state == S.STATE_RUNNING
 
     second = ControllerProcess(controller_env, tmp_path / "second.log").start()
@@ -58,16 +61,19 @@ def test_kill_9_in_the_middle_of_a_crawl_then_restart(
 def test_kill_9_after_a_finished_stage_never_reruns_it(
     controller_env: dict[str, str], tmp_path: Path, s3_settings
 ) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("octopack.services.filter.rules", reason="the filter stage's code is not installed")
     repo = make_repo(tmp_path, 60)
     first = ControllerProcess(controller_env, tmp_path / "first.log").start()
-    stub = jobs_pb2_grpc.JobServiceStub(first.channel())
-    spec = jobs_pb2.JobSpec(
-        crawl=jobs_pb2.CrawlConfig(repositories=[str(repo)]), filter=jobs_pb2.FilterConfig(config_yaml="token_length: {enabled: false}")
-    )
-    job_id = stub.SubmitJob(jobs_pb2.SubmitJobRequest(spec=spec)).job.id
-    at_kill = _wait(stub, job_id, lambda j: j.stages[1].state == S.STATE_RUNNING)
-    first.kill()
+    try:
+        stub = jobs_pb2_grpc.JobServiceStub(first.channel())
+        spec = jobs_pb2.JobSpec(
+            crawl=jobs_pb2.CrawlConfig(repositories=[str(repo)]),
+            filter=jobs_pb2.FilterConfig(config_yaml="token_length: {enabled: false}"),
+        )
+        job_id = stub.SubmitJob(jobs_pb2.SubmitJobRequest(spec=spec)).job.id
+        at_kill = _wait(stub, job_id, lambda j: j.stages[1].state == S.STATE_RUNNING)
+        first.kill()
+    finally:
+        first.stop()
     crawled = at_kill.stages[0].outputs.datasets[0]
 
     second = ControllerProcess(controller_env, tmp_path / "second.log").start()

@@ -14,6 +14,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from octopack.evaluation.dataset import Problem
+from octopack.evaluation.programs import RUST_MAIN
 from octopack.executor.v1 import executor_pb2_grpc
 
 #: Planted in the server's environment; no program may ever see it.
@@ -82,3 +84,9 @@ def stop_executor(server: ExecutorServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+
+
+def fix_code(problem: Problem, solution: str) -> str:
+    """What the Fix task judges: prompt base (the declaration) + the solution."""
+    base = RUST_MAIN + problem.declaration if problem.language == "rust" else problem.declaration
+    return base + solution

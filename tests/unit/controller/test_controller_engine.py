@@ -206,3 +206,24 @@ async def test_racing_submissions_with_one_key_create_one_job() -> None:
     await _wait_final(ctl, replies[0][0].id)
     assert crawl.calls[replies[0][0].id] == 1
     await ctl.stop()
+
+
+async def test_cancel_of_a_finished_job_only_removes_a_kept_endpoint() -> None:
+    cleaned: list[tuple[str, bool]] = []
+
+    class Recording(Backend):
+        async def cleanup(self, job: jobs_pb2.Job) -> None:
+            cleaned.append((job.id, job.cancel_requested))
+
+    runners = {K.STAGE_KIND_CRAWL: Scripted(), K.STAGE_KIND_FILTER: Scripted(), K.STAGE_KIND_SERVE: Scripted()}
+    ctl = await _controller(MemoryStore(), Recording(runners))  # type: ignore[arg-type]
+    spec = _spec()
+    spec.serve.keep = True
+    spec.serve.model = "m@v1"
+    job, _ = await ctl.submit(spec)
+    final = await _wait_final(ctl, job.id)
+    assert final.state == S.STATE_SUCCEEDED and cleaned == [(job.id, False)]
+    again = await ctl.cancel(job.id)
+    assert again.state == S.STATE_SUCCEEDED and not again.cancel_requested
+    assert cleaned == [(job.id, False), (job.id, True)]
+    await ctl.stop()

@@ -12,7 +12,8 @@ from octopack.services.controller.backends.kubernetes import batch_outcome, rayj
 
 def test_every_object_carries_the_job_label_and_runs_the_stage_command() -> None:
     payload = {"spec": {"crawl": {"repositories": ["x"]}}, "inputs": {}}
-    job = m.batch_job("job-1-crawl-1", "job-1", "crawl", "img:1", payload)
+    pod = m.StagePod(env=m.s3_env("minio:9000", "octopack", "octopack-s3"))
+    job = m.batch_job("job-1-crawl-1", "job-1", "crawl", "img:1", payload, pod)
     assert job["metadata"]["labels"][m.JOB_LABEL] == "job-1"
     assert job["spec"]["template"]["metadata"]["labels"][m.STAGE_LABEL] == "crawl"
     assert job["spec"]["backoffLimit"] == 0  # the controller owns retries
@@ -25,10 +26,50 @@ def test_every_object_carries_the_job_label_and_runs_the_stage_command() -> None
     assert rayjob["spec"]["entrypoint"].startswith("octopack stage train --job-id job-1")
     assert rayjob["spec"]["shutdownAfterJobFinishes"] is True
 
+    assert rayjob["spec"]["rayClusterSpec"]["rayVersion"] == m.RAY_VERSION == "2.60.0"
+
     service = m.ray_service("job-1-serve", "job-1", "img:1", "job-1-model@v1", 2, 64)
+    assert service["spec"]["rayClusterConfig"]["rayVersion"] == "2.60.0"
     app = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"][0]
     assert app["args"]["model"] == "job-1-model@v1" and app["args"]["max_replicas"] == 2
     assert m.serve_endpoint("job-1-serve", "ns") == "job-1-serve-serve-svc.ns.svc:9000"
+
+
+def test_stage_pod_reads_s3_credentials_from_the_secret_and_is_hardened() -> None:
+    pod = m.StagePod(
+        env=m.s3_env("minio:9000", "octopack", "octopack-s3", secure=False), service_account="octopack-stage",
+        labels={"app.kubernetes.io/instance": "octopack"},
+    )
+    job = m.batch_job("job-1-evaluate-1", "job-1", "evaluate", "img:1", {}, pod, {"octopack.io/executor-client": "true"})
+    spec = job["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["OCTOPACK_S3_ENDPOINT"]["value"] == "minio:9000"
+    assert env["OCTOPACK_S3_BUCKET"]["value"] == "octopack" and env["OCTOPACK_S3_SECURE"]["value"] == "false"
+    for var, key in [("OCTOPACK_S3_ACCESS_KEY", "accessKey"), ("OCTOPACK_S3_SECRET_KEY", "secretKey")]:
+        assert env[var] == {"name": var, "valueFrom": {"secretKeyRef": {"name": "octopack-s3", "key": key}}}
+    assert env["HOME"]["value"] == "/tmp"
+    assert spec["serviceAccountName"] == "octopack-stage" and spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] > 0
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["runAsNonRoot"] is True
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert spec["volumes"][0]["name"] == "tmp" and "emptyDir" in spec["volumes"][0]
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == "octopack" and labels["octopack.io/executor-client"] == "true"
+    assert labels[m.JOB_LABEL] == "job-1"
+    no_secret = {e["name"] for e in m.s3_env("s3:443", "b", "", secure=True)}
+    assert not no_secret & {"OCTOPACK_S3_ACCESS_KEY", "OCTOPACK_S3_SECRET_KEY"}
+
+
+def test_serve_cluster_from_the_chart_replaces_the_built_in_one() -> None:
+    cluster = {"rayVersion": "2.60.0", "headGroupSpec": {"chart": True}}
+    service = m.ray_service("job-1-serve", "job-1", "img:1", "m@v1", 1, 64, cluster=cluster)
+    assert service["spec"]["rayClusterConfig"] == cluster
+    assert service["spec"]["rayClusterConfig"] is not cluster  # a copy: the loaded template stays as it is
 
 
 def test_rayjob_template_keeps_its_cluster_and_gets_name_labels_entrypoint() -> None:

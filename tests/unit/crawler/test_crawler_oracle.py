@@ -42,15 +42,29 @@ def test_project_history_matches_plain_git(store, tmp_path: Path) -> None:
     _assert_same(_crawl(ROOT, store, tmp_path), oracle(ROOT))
 
 
-def test_synthetic_history_matches_plain_git(store, tmp_path: Path) -> None:
+def _synthetic(path: Path, commits: int, files: int) -> Path:
     spec = importlib.util.spec_from_file_location("make_repo", ROOT / "benchmarks" / "make_repo.py")
     assert spec is not None and spec.loader is not None
     make_repo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_repo)
-    path = make_repo.generate(tmp_path / "synthetic", commits=400, files=40, seed=3)
+    return make_repo.generate(path, commits=commits, files=files, seed=3)
+
+
+def test_synthetic_history_matches_plain_git(store, tmp_path: Path) -> None:
+    path = _synthetic(tmp_path / "synthetic", commits=400, files=40)
     expected = oracle(path, "main")
     table = _crawl(path, store, tmp_path)
     assert table.num_rows > 100  # the history holds many samples: the comparison means something
+    _assert_same(table, expected)
+
+
+@pytest.mark.full
+def test_benchmark_sized_history_matches_plain_git(store, tmp_path: Path) -> None:
+    """The benchmark's 5,000-commit repository (binary, oversized, non-UTF-8 files, merges): every sample."""
+    path = _synthetic(tmp_path / "synthetic", commits=5000, files=400)
+    expected = oracle(path, "main")
+    table = _crawl(path, store, tmp_path)
+    assert table.num_rows > 1500
     _assert_same(table, expected)
 
 

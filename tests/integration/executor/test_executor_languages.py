@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from octopack.evaluation.dataset import LANGUAGES, Problem, load_problems
-from octopack.evaluation.programs import RUST_MAIN, build_program
+from octopack.evaluation.dataset import LANGUAGES, load_problems
+from octopack.evaluation.programs import build_program
 from octopack.executor.v1 import executor_pb2
-from tests.integration.executor.executor_server import ExecutorServer
+from tests.integration.executor.executor_server import ExecutorServer, fix_code
 
 pytestmark = pytest.mark.integration
 
@@ -15,12 +15,6 @@ S = executor_pb2
 #: A few problems per language, including ones the plain declaration gets wrong
 #: (Go/10: helper only in the prompt; C++/38: half a body in the declaration; Rust/50: rand 0.4 API).
 SAMPLE = {"python": [0, 1], "js": [0, 1], "java": [0, 1], "go": [0, 10], "cpp": [0, 38], "rust": [0, 50]}
-
-
-def fix_code(problem: Problem, solution: str) -> str:
-    """What the Fix task judges: prompt base (the declaration) + the solution."""
-    base = RUST_MAIN + problem.declaration if problem.language == "rust" else problem.declaration
-    return base + solution
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

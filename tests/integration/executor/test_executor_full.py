@@ -7,8 +7,7 @@ import pytest
 from octopack.evaluation.dataset import LANGUAGES, load_problems
 from octopack.evaluation.programs import build_program
 from octopack.executor.v1 import executor_pb2
-from tests.integration.executor.executor_server import ExecutorServer
-from tests.integration.executor.test_languages import fix_code
+from tests.integration.executor.executor_server import ExecutorServer, fix_code
 
 pytestmark = [pytest.mark.integration, pytest.mark.full]
 
