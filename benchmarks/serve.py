@@ -184,6 +184,12 @@ def main() -> int:
         base_tps, base_tokens = baseline(path, args.new_tokens, args.baseline_requests)
     base_mem = mem.gib
     rows = run_ray(path, levels, args.new_tokens) if args.ray else asyncio.run(run_plain(path, levels, args.new_tokens))
+    # The baseline again after the service runs: on a shared machine the load drifts, so the
+    # comparison uses the faster of the two baseline runs (the conservative ratio).
+    with PeakMemory() as mem:
+        again, again_tokens = baseline(path, args.new_tokens, args.baseline_requests)
+    if again > base_tps:
+        base_tps, base_tokens, base_mem = again, again_tokens, max(base_mem, mem.gib)
     print(f"\nmodel {args.model}, {args.new_tokens} new tokens, temperature 0.2, top_p 0.95, CPU "
           f"({'Ray Serve gRPC' if args.ray else 'plain gRPC server'})")
     out = [["HF generate, 1 at a time", 1, base_tps, int(base_tokens), 1, base_mem, 1.0]]

@@ -7,12 +7,14 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from octopack.evaluation.dataset import LANGUAGES
+
 if TYPE_CHECKING:
     from octopack.evaluation.dataset import Problem
     from octopack.evaluation.results import EvaluationResult
     from octopack.evaluation.sources import GenerationParams, Generator
 
-LANGUAGE_CHOICES = ("python", "js", "java", "go", "cpp", "rust", "all")
+LANGUAGE_CHOICES = (*LANGUAGES, "all")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from octopack.common.errors import InvalidArgument
+from octopack.evaluation.dataset import LANGUAGES
 
 if TYPE_CHECKING:
     from octopack.executor.v1 import executor_pb2
-
-LANGUAGE_CHOICES = ("python", "js", "java", "go", "cpp", "rust")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "HumanEvalPack's: Python/Java/Go/C++/Rust exit 0 (Go: go test, Rust: the #[test]s), "
         "JavaScript exit 0 with no output.",
     )
-    p.add_argument("--language", "-l", required=True, choices=LANGUAGE_CHOICES)
+    p.add_argument("--language", "-l", required=True, choices=LANGUAGES)
     p.add_argument("file", type=Path, help="the program's source")
     p.add_argument("--test", type=Path, help="test code appended to the source")
     p.add_argument("--executor", metavar="HOST:PORT", help="a running executor (default: in-process)")
@@ -45,20 +44,13 @@ def run(args: argparse.Namespace) -> int:
 
     from google.protobuf import json_format
 
+    from octopack.evaluation.dataset import language_to_proto
     from octopack.executor.v1 import executor_pb2
 
     source = _read(args.file)
     test = _read(args.test) if args.test else ""
-    language = {
-        "python": executor_pb2.LANGUAGE_PYTHON,
-        "js": executor_pb2.LANGUAGE_JAVASCRIPT,
-        "java": executor_pb2.LANGUAGE_JAVA,
-        "go": executor_pb2.LANGUAGE_GO,
-        "cpp": executor_pb2.LANGUAGE_CPP,
-        "rust": executor_pb2.LANGUAGE_RUST,
-    }[args.language]
     program = executor_pb2.Program(
-        language=language,  # type: ignore[arg-type]
+        language=language_to_proto(args.language),
         source=source,
         test=test,
         id=args.file.name,

@@ -86,6 +86,6 @@ def load_problems(language: str) -> list[Problem]:
     return list(_load(check_language(language)))
 
 
-def language_to_proto(language: str) -> executor_pb2.Language:
+def language_to_proto(language: str) -> executor_pb2.Language.ValueType:
     """The executor's enum value for a HumanEvalPack language name."""
-    return _PROTO[check_language(language)]  # type: ignore[return-value]
+    return _PROTO[check_language(language)]
