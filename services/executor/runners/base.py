@@ -57,6 +57,8 @@ class Runner(ABC):
     memory_markers: ClassVar[tuple[str, ...]] = ()
     #: Substrings of stderr/stdout that mean the tests themselves failed (vs a crash).
     failure_markers: ClassVar[tuple[str, ...]] = ()
+    #: stderr text of the language runtime aborting the whole process (not a test's verdict).
+    crash_markers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, tools: Toolchains) -> None:
         self.tools = tools
@@ -87,6 +89,8 @@ class Runner(ABC):
         """Verdict of a run that finished by itself (no timeout, no cap): exit 0 passes."""
         if run.exit_code == 0:
             return Status.PASSED
+        if any(marker in run.stderr for marker in self.crash_markers):
+            return Status.RUNTIME_ERROR
         text = run.stderr + run.stdout
         if any(marker in text for marker in self.failure_markers):
             return Status.FAILED

@@ -17,6 +17,9 @@ class GoRunner(Runner):
     defaults = limits(timeout=20, compile_timeout=60, processes=256)
     memory_markers = ("runtime: out of memory", "cannot allocate memory")
     failure_markers = ("--- FAIL",)
+    # The Go runtime's own fatal errors (no OS thread left under the process cap, deadlock) end the
+    # process before any test can judge it.
+    crash_markers = ("runtime: failed to create new OS thread", "fatal error: ")
 
     def executables(self) -> list[str]:
         return ["go"]

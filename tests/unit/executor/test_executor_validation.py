@@ -67,6 +67,9 @@ def outcome(code: int, out: str = "", err: str = "") -> StepOutcome:
         ("cpp", outcome(-6, err="main: main.cpp:9: int main(): Assertion `x' failed."), Status.FAILED),
         ("cpp", outcome(-11), Status.RUNTIME_ERROR),
         ("go", outcome(1, out="--- FAIL: TestX"), Status.FAILED),
+        ("go", outcome(2, err="runtime: failed to create new OS thread (have 5 already; errno=11)"),
+         Status.RUNTIME_ERROR),
+        ("go", outcome(2, err="fatal error: all goroutines are asleep - deadlock!"), Status.RUNTIME_ERROR),
         ("rust", outcome(101, out="test result: FAILED. 0 passed; 1 failed"), Status.FAILED),
     ],
 )
