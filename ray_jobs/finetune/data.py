@@ -95,9 +95,15 @@ def pack(samples: Sequence[tuple[list[int], list[int]]], seq_len: int, pad_id: i
     blocks_ids, blocks_labels = [], []
     for start in range(0, len(ids), seq_len):
         chunk, chunk_labels = ids[start : start + seq_len], labels[start : start + seq_len]
+        if all(t == IGNORE for t in chunk_labels):
+            # A block of question only (a context longer than seq_len) teaches nothing: an optimizer
+            # step on it would be a zero-gradient step that still advances the schedule.
+            continue
         pad = seq_len - len(chunk)
         blocks_ids.append(chunk + [pad_id] * pad)
         blocks_labels.append(chunk_labels + [IGNORE] * pad)
+    if not blocks_ids:
+        raise InvalidArgument(f"no answer token falls in any {seq_len}-token block: raise the sequence length")
     return PackedData(blocks_ids, blocks_labels, pad_id)
 
 

@@ -46,13 +46,23 @@ def test_loss_only_on_answer_and_eos() -> None:
 
 
 def test_packing_fills_blocks_and_pads_the_last() -> None:
-    samples = [([1] * 5, [1] * 5), ([2] * 4, [IGNORE] * 4), ([3] * 3, [3] * 3)]
+    samples = [([1] * 5, [1] * 5), ([2] * 4, [IGNORE] * 2 + [2] * 2), ([3] * 3, [3] * 3)]
     packed = pack(samples, seq_len=5, pad_id=9, seed=0)
     flat = [t for row in packed.input_ids for t in row]
     assert len(packed) == 3 and all(len(r) == 5 for r in packed.input_ids)
     assert sorted(t for t in flat if t != 9) == sorted([1] * 5 + [2] * 4 + [3] * 3)
     assert packed.input_ids[-1][-1] == 9 and packed.labels[-1][-1] == IGNORE
-    assert packed.loss_tokens == 8
+    assert packed.loss_tokens == 10
+
+
+def test_packing_skips_blocks_without_an_answer_token() -> None:
+    # A 7-token question before a 2-token answer: the first 5-token block is question only.
+    samples = [([4] * 7 + [5] * 2, [IGNORE] * 7 + [5] * 2)]
+    packed = pack(samples, seq_len=5, pad_id=9, seed=0)
+    assert packed.input_ids == [[4, 4, 5, 5, 9]]
+    assert packed.loss_tokens == 2
+    with pytest.raises(InvalidArgument, match="raise the sequence length"):
+        pack([([4] * 7, [IGNORE] * 7)], seq_len=5, pad_id=9, seed=0)
 
 
 def test_data_order_is_a_function_of_the_step() -> None:
