@@ -196,6 +196,9 @@ class LocalS3Server:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
+            # Every bucket is its own collection with its own volumes: without a high cap, a few dozen
+            # buckets (one per test) exhaust the automatic volume count and writes fail with 500s.
+            "-volume.max=10000",
         ]
         for name, port in self.ports.items():
             args += [f"-{name}.port={port}", f"-{name}.port.grpc={port + _GRPC_OFFSET}"]

@@ -161,3 +161,14 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_many_buckets_each_take_writes(tmp_path) -> None:
+    """Every bucket is a SeaweedFS collection with its own volumes: the server must not run out of them
+    after a few dozen (a test run makes one bucket per test)."""
+    with LocalS3Server(tmp_path / "s3") as server:
+        for i in range(60):
+            store = ObjectStore(server.settings(bucket=f"many-{i}"))
+            store.ensure_bucket()
+            store.put("k", b"v", if_absent=True)
+            assert store.get("k") == b"v"
