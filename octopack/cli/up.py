@@ -31,6 +31,10 @@ def up(args: argparse.Namespace) -> int:
     for line in stack.grpcurl_examples():
         console.print(f"  {line}", soft_wrap=True, highlight=False)
     console.print("  octopack run            # the default job; 'octopack down' stops everything", highlight=False)
+    env = stack.s3_env()
+    if env:
+        console.print("S3 settings for the data commands (octopack crawl, filter, datasets, train):")
+        console.print("  export " + " ".join(f"{k}={v}" for k, v in env.items()), soft_wrap=True, highlight=False)
     return 0
 
 
