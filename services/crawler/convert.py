@@ -42,7 +42,7 @@ def request_from_spec(spec: pb.CrawlSpec, default_ray: str = "") -> CrawlRequest
 
 
 def crawl_to_proto(job: CrawlJob) -> pb.Crawl:
-    crawl = job.crawl
+    crawl = job.work
     request = crawl.request
     with crawl.lock:
         p = crawl.progress

@@ -39,7 +39,7 @@ def stats_to_proto(stats: FilterStats) -> pb.FilterStats:
 
 
 def run_to_proto(job: FilterJob) -> pb.FilterRun:
-    run = job.run
+    run = job.work
     r = run.request
     spec = pb.FilterSpec(source=r.source, out=r.out, tokenizer=run.tokenizer, ray_address=r.ray_address)
     with run.lock:
