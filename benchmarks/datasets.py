@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from octopack.common.objectstore import ObjectStore, S3Settings
 from octopack.common.s3server import LocalS3Server
-from octopack.services.datasets.shards import ShardPolicy
-from octopack.services.datasets.store import DatasetStore
+from octopack.datasets.shards import ShardPolicy
+from octopack.datasets.store import DatasetStore
 
 WORDS = [
     "def",

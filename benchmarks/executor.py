@@ -34,7 +34,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from octopack.evaluation.dataset import LANGUAGES, Problem, load_problems  # noqa: E402
+from octopack.common.vocabulary import LANGUAGES  # noqa: E402
+from octopack.evaluation.dataset import Problem, load_problems  # noqa: E402
 from octopack.evaluation.programs import RUST_MAIN, build_program  # noqa: E402
 from octopack.executor.v1 import executor_pb2  # noqa: E402
 

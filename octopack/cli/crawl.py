@@ -31,10 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from octopack.datasets.store import DatasetStore
     from octopack.services.crawler.crawl import Crawl, CrawlRequest
     from octopack.services.crawler.options import CrawlOptions
     from octopack.services.crawler.settings import CrawlerSettings
-    from octopack.services.datasets.store import DatasetStore
 
     settings = CrawlerSettings()
     options: dict[str, Any] = {

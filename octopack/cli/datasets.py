@@ -52,11 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _backend(args: argparse.Namespace, stack: ExitStack) -> Any:
     """A DatasetStore (S3) or a DatasetClient (gRPC): both list, read and delete the same way."""
     if args.server:
-        from octopack.services.datasets.client import DatasetClient
+        from octopack.datasets.client import DatasetClient
 
         return stack.enter_context(DatasetClient(args.server, token=args.token))
     from octopack.common.objectstore import ObjectStore, S3Settings
-    from octopack.services.datasets.store import DatasetStore
+    from octopack.datasets.store import DatasetStore
 
     settings = S3Settings(**({"bucket": args.bucket} if args.bucket else {}))
     return DatasetStore(ObjectStore(settings))
@@ -110,7 +110,7 @@ def run_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from octopack.services.datasets.names import parse_ref
+    from octopack.datasets.names import parse_ref
 
     name, version = parse_ref(args.ref)
     with ExitStack() as stack:
@@ -159,8 +159,8 @@ def run_export(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from octopack.services.datasets.convert import record_json
-    from octopack.services.datasets.names import parse_ref
+    from octopack.datasets.convert import record_json
+    from octopack.datasets.names import parse_ref
 
     name, version = parse_ref(args.ref)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
@@ -196,7 +196,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     from octopack.common.errors import InvalidArgument
-    from octopack.services.datasets.names import parse_ref
+    from octopack.datasets.names import parse_ref
 
     name, version = parse_ref(args.ref)
     if version is None:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from octopack.evaluation.dataset import LANGUAGES
+from octopack.common.vocabulary import LANGUAGES
 
 if TYPE_CHECKING:
     from octopack.evaluation.dataset import Problem
     from octopack.evaluation.results import EvaluationResult
     from octopack.evaluation.sources import GenerationParams, Generator
 
+log = logging.getLogger(__name__)
 LANGUAGE_CHOICES = (*LANGUAGES, "all")
 
 
@@ -83,10 +87,32 @@ def _params(args: argparse.Namespace) -> GenerationParams:
     )
 
 
+@contextlib.asynccontextmanager
+async def executor_at(address: str | None) -> AsyncIterator[str]:
+    """``address`` as given, or an in-process executor on a free loopback port while the block runs.
+
+    Either way the evaluation then talks gRPC to the address it gets: one code path.
+    """
+    if address:
+        yield address
+        return
+    from octopack.common.server import start_server
+    from octopack.services.executor.server import executor_service
+    from octopack.services.executor.settings import ExecutorSettings
+
+    settings = ExecutorSettings(host="127.0.0.1", port=0, metrics_port=0)
+    running = await start_server(settings, [executor_service(settings)])
+    log.info("started an in-process executor on %s", running.address)
+    try:
+        yield running.address
+    finally:
+        await running.stop(grace=1.0)
+
+
 async def _evaluate(args: argparse.Namespace, languages: list[str]) -> EvaluationResult:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from octopack.evaluation.executor_client import ExecutorClient, executor_at
+    from octopack.evaluation.executor_client import ExecutorClient
     from octopack.evaluation.runner import evaluate, select_problems
 
     problems = select_problems(languages, args.limit)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from octopack.common.errors import InvalidArgument
-from octopack.evaluation.dataset import LANGUAGES
+from octopack.common.vocabulary import LANGUAGES
 
 if TYPE_CHECKING:
     from octopack.executor.v1 import executor_pb2
@@ -44,13 +44,13 @@ def run(args: argparse.Namespace) -> int:
 
     from google.protobuf import json_format
 
-    from octopack.evaluation.dataset import language_to_proto
+    from octopack.common.vocabulary import executor_language
     from octopack.executor.v1 import executor_pb2
 
     source = _read(args.file)
     test = _read(args.test) if args.test else ""
     program = executor_pb2.Program(
-        language=language_to_proto(args.language),
+        language=executor_language(args.language),
         source=source,
         test=test,
         id=args.file.name,
@@ -80,8 +80,7 @@ async def _local(program: executor_pb2.Program) -> executor_pb2.Result:
 def _remote(address: str, token: str | None, program: executor_pb2.Program) -> executor_pb2.Result:
     import grpc
 
-    from octopack.common import errors
-    from octopack.common.client import auth_metadata, sync_channel
+    from octopack.common.client import auth_metadata, error_from_rpc, sync_channel
     from octopack.executor.v1 import executor_pb2, executor_pb2_grpc
 
     with sync_channel(address) as channel:
@@ -92,11 +91,5 @@ def _remote(address: str, token: str | None, program: executor_pb2.Program) -> e
                 metadata=auth_metadata(token),
             )
         except grpc.RpcError as exc:
-            code = exc.code()  # type: ignore[attr-defined]
-            detail = exc.details()  # type: ignore[attr-defined]
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                raise errors.InvalidArgument(detail) from exc
-            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise errors.ResourceExhausted(detail) from exc
-            raise errors.Unavailable(f"executor at {address}: {code.name}: {detail}") from exc
+            raise error_from_rpc(exc, f"executor at {address}") from exc
     return response.result

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from octopack.services.datasets.store import DatasetStore
+    from octopack.datasets.store import DatasetStore
     from octopack.services.filter.config import FilterConfig, load_config
     from octopack.services.filter.run import FilterRequest, FilterRun
     from octopack.services.filter.settings import FilterSettings

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from octopack.common.errors import InvalidArgument, NotFound
+from octopack.common.vocabulary import STAGES
 
 STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("job_id")
     w.set_defaults(func=watch)
     st = sub.add_parser("stage", help="run one stage of a job in this process (what Kubernetes stage pods run)")
-    st.add_argument("stage", choices=["crawl", "filter", "train", "serve", "evaluate"])
+    st.add_argument("stage", choices=STAGES)
     st.add_argument("--job-id", required=True)
     st.add_argument("--payload", required=True, help="JSON: {spec, inputs, attempt}")
     st.set_defaults(func=run_stage)
@@ -85,17 +86,12 @@ def load_spec(path: Path, base: Path | None = None) -> Any:
 def _rpc(call: Any, request: Any) -> Any:
     import grpc
 
-    from octopack.common import errors
+    from octopack.common.client import error_from_rpc
 
     try:
         return call(request)
     except grpc.RpcError as exc:
-        cls = {
-            grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-            grpc.StatusCode.NOT_FOUND: errors.NotFound,
-            grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
-        }.get(exc.code(), errors.OctopackError)
-        raise cls(exc.details() or str(exc.code())) from exc
+        raise error_from_rpc(exc, "controller") from exc
 
 
 def to_json(message: Any) -> str:

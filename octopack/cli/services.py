@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import runpy
 
-#: Service name -> module with a ``main()`` that serves until SIGTERM.
-SERVICES = {
-    "executor": "octopack.services.executor.__main__",
-    "datasets": "octopack.services.datasets.__main__",
-    "crawler": "octopack.services.crawler.__main__",
-    "filter": "octopack.services.filter.__main__",
-    "controller": "octopack.services.controller.__main__",
-}
+from octopack.common.catalog import SERVICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "service", help="run one gRPC service in the foreground (configured by OCTOPACK_* env)"
+        "service", help="run one gRPC service in the foreground (configured by OCTOPACK_<NAME>_* env)"
     )
-    p.add_argument("name", choices=sorted(SERVICES))
+    p.add_argument("name", choices=list(SERVICES))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    importlib.import_module(SERVICES[args.name]).main()
+    runpy.run_module(SERVICES[args.name].module, run_name="__main__", alter_sys=True)
     return 0

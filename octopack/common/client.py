@@ -6,6 +6,8 @@ from pathlib import Path
 
 import grpc
 
+from octopack.common.errors import OctopackError, error_for_code
+
 DEFAULT_MESSAGE_MB = 64
 
 
@@ -42,3 +44,19 @@ def sync_channel(
 def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
     """Metadata carrying a bearer token on an insecure (loopback) channel."""
     return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def error_from_rpc(exc: grpc.RpcError, service: str = "") -> OctopackError:
+    """A failed call as the project's error (NOT_FOUND -> :class:`NotFound`, ...), on every client.
+
+    ``service`` names the peer (``"executor at 127.0.0.1:50052"``); it prefixes the message of
+    errors that concern the peer itself (unreachable, timed out) so the user knows which one.
+    """
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
+    name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+    if name == "UNAVAILABLE" and service:
+        details = f"{service} is unreachable: {details}"
+    elif name in ("DEADLINE_EXCEEDED", "UNKNOWN", "INTERNAL") and service:
+        details = f"{service}: {details}"
+    return error_for_code(name, details)

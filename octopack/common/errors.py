@@ -70,3 +70,43 @@ class Unauthenticated(OctopackError):
     """Missing or wrong bearer token."""
 
     code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(OctopackError):
+    """The caller may not do this (a repository host outside the allowed ones, ...)."""
+
+    code = "PERMISSION_DENIED"
+
+
+class DeadlineExceeded(OctopackError):
+    """A call to a dependency ran out of time."""
+
+    code = "DEADLINE_EXCEEDED"
+
+
+class Aborted(OctopackError):
+    """A concurrent change won (a conditional write lost); retrying may succeed."""
+
+    code = "ABORTED"
+
+
+#: Codes whose failure may go away by itself: retry these with back-off, fail at once on the rest.
+TRANSIENT_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"})
+
+_BY_CODE: dict[str, type[OctopackError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidArgument, NotFound, AlreadyExists, FailedPrecondition, ResourceExhausted, Unavailable,
+        DataLoss, Cancelled, Unauthenticated, PermissionDenied, DeadlineExceeded, Aborted,
+    )
+}
+
+
+def error_for_code(code: str, message: str) -> OctopackError:
+    """The project's error for a status code name (``"NOT_FOUND"``); other codes keep their name."""
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        return cls(message)
+    err = OctopackError(message)
+    err.code = code
+    return err

@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -23,6 +24,7 @@ from octopack.common.metrics import start_metrics_server
 from octopack.common.settings import ServerSettings
 
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound=ServerSettings)
 
 
 @dataclass
@@ -121,3 +123,12 @@ async def serve_forever(settings: ServerSettings, services: Sequence[Service]) -
 def run(settings: ServerSettings, services: Sequence[Service]) -> None:
     """Blocking entry point for a service's ``__main__``."""
     asyncio.run(serve_forever(settings, services))
+
+
+def main(settings_class: type[S], factory: Callable[[S], Service]) -> None:
+    """The entry point of every service's ``__main__``: logging, settings from the environment, serve."""
+    from octopack.common.logging import setup_logging
+
+    setup_logging()
+    settings = settings_class()
+    run(settings, [factory(settings)])

@@ -7,20 +7,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from octopack.common.errors import InvalidArgument
-from octopack.executor.v1 import executor_pb2
-
-#: The six HumanEvalPack languages, by the names of the dataset's files.
-LANGUAGES = ("python", "js", "java", "go", "cpp", "rust")
-
-_PROTO = {
-    "python": executor_pb2.LANGUAGE_PYTHON,
-    "js": executor_pb2.LANGUAGE_JAVASCRIPT,
-    "java": executor_pb2.LANGUAGE_JAVA,
-    "go": executor_pb2.LANGUAGE_GO,
-    "cpp": executor_pb2.LANGUAGE_CPP,
-    "rust": executor_pb2.LANGUAGE_RUST,
-}
+from octopack.common.vocabulary import check_language
 
 
 @dataclass(frozen=True)
@@ -43,13 +30,6 @@ class Problem:
     import_: str = ""
     #: Go's ``test_setup`` field (package clause and test imports); "" in other languages.
     test_setup: str = ""
-
-
-def check_language(language: str) -> str:
-    """Return ``language`` if it is a HumanEvalPack language, else raise InvalidArgument."""
-    if language not in LANGUAGES:
-        raise InvalidArgument(f"language must be one of {', '.join(LANGUAGES)}; got {language!r}")
-    return language
 
 
 @functools.cache
@@ -84,8 +64,3 @@ def _load(language: str) -> tuple[Problem, ...]:
 def load_problems(language: str) -> list[Problem]:
     """The 164 problems of ``language`` in dataset order (parsed once, then cached)."""
     return list(_load(check_language(language)))
-
-
-def language_to_proto(language: str) -> executor_pb2.Language.ValueType:
-    """The executor's enum value for a HumanEvalPack language name."""
-    return _PROTO[check_language(language)]

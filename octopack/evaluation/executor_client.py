@@ -7,8 +7,6 @@ way, through this client, so there is one code path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +15,8 @@ from types import TracebackType
 import grpc
 
 from octopack.common import errors
-from octopack.common.client import aio_channel, auth_metadata
+from octopack.common.client import aio_channel, auth_metadata, error_from_rpc
 from octopack.executor.v1 import executor_pb2, executor_pb2_grpc
-
-log = logging.getLogger(__name__)
 
 #: Programs in flight per unit of the executor's concurrency: keeps its workers busy
 #: while the next programs travel, without filling its queue.
@@ -38,22 +34,13 @@ class Capabilities:
 
 def _to_error(exc: grpc.aio.AioRpcError, address: str) -> errors.OctopackError:
     """A gRPC failure as the project's error, naming the executor."""
-    code = exc.code()
-    detail = exc.details() or code.name
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+    err = error_from_rpc(exc, f"executor at {address}")
+    if err.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
         return errors.Unavailable(
-            f"executor at {address} is unreachable ({detail}): start one with "
-            "`octopack service executor` or leave out --executor to run one in-process"
+            f"{err.message}: start one with `octopack service executor` or leave out --executor "
+            "to run one in-process"
         )
-    by_code: dict[grpc.StatusCode, type[errors.OctopackError]] = {
-        grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-        grpc.StatusCode.NOT_FOUND: errors.NotFound,
-        grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-        grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
-        grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-        grpc.StatusCode.CANCELLED: errors.Cancelled,
-    }
-    return by_code.get(code, errors.OctopackError)(f"executor at {address}: {detail}")
+    return err
 
 
 class ExecutorClient:
@@ -170,25 +157,3 @@ class ExecutorClient:
                 f"unanswered (first: {missing[0]}); run the evaluation again"
             )
         return results
-
-
-@contextlib.asynccontextmanager
-async def executor_at(address: str | None) -> AsyncIterator[str]:
-    """``address`` as given, or an in-process executor on a free loopback port while the block runs.
-
-    Either way the caller then talks gRPC to the address it gets: one code path.
-    """
-    if address:
-        yield address
-        return
-    from octopack.common.server import start_server
-    from octopack.services.executor.server import executor_service
-    from octopack.services.executor.settings import ExecutorSettings
-
-    settings = ExecutorSettings(host="127.0.0.1", port=0, metrics_port=0)
-    running = await start_server(settings, [executor_service(settings)])
-    log.info("started an in-process executor on %s", running.address)
-    try:
-        yield running.address
-    finally:
-        await running.stop(grace=1.0)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from octopack.common.client import auth_metadata, sync_channel
+from octopack.common.client import auth_metadata, error_from_rpc, sync_channel
 from octopack.common.errors import InvalidArgument, Unavailable
 from octopack.evaluation.sources import GenerationParams, GenerationRequest
 from octopack.inference.v1 import inference_pb2 as pb
@@ -68,10 +68,10 @@ class ModelGenerator:
                 timeout=self.timeout_s,
             )
         except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else None
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                raise InvalidArgument(f"{request.task_id}: {exc.details()}") from exc
-            raise Unavailable(f"inference endpoint {self.endpoint} failed for {request.task_id}: {exc}") from exc
+            err = error_from_rpc(exc, f"inference endpoint {self.endpoint}")
+            if err.code == "INVALID_ARGUMENT":
+                raise InvalidArgument(f"{request.task_id}: {err.message}") from exc
+            raise Unavailable(f"inference endpoint {self.endpoint} failed for {request.task_id}: {err.message}") from exc
         self.model = reply.model
         return [sample.text for sample in reply.completions[0].samples]
 

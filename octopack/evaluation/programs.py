@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 
-from octopack.evaluation.dataset import Problem, language_to_proto
+from octopack.common.vocabulary import executor_language
+from octopack.evaluation.dataset import Problem
 from octopack.executor.v1 import executor_pb2
 
 RUST_MAIN = "fn main(){}\n"
@@ -105,7 +106,7 @@ def build_program(problem: Problem, code: str, program_id: str = "") -> executor
         compile_timeout_seconds=COMPILE_TIMEOUTS.get(problem.language, 0.0),
     )
     return executor_pb2.Program(
-        language=language_to_proto(problem.language),  # type: ignore[arg-type]
+        language=executor_language(problem.language),  # type: ignore[arg-type]
         source=source,
         test=problem.test,
         limits=limits,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.vocabulary import DISPLAY_NAMES
 
 if TYPE_CHECKING:
     from octopack.evaluation.dataset import Problem
@@ -35,16 +36,6 @@ TASKS: tuple[Task, ...] = get_args(Task)
 
 PromptFormat = Literal["octocoder", "completion"]
 FORMATS: tuple[PromptFormat, ...] = get_args(PromptFormat)
-
-#: Display names used inside prompts (``Write functional code in C++ ...``).
-LANGUAGE_NAMES = {
-    "python": "Python",
-    "js": "JavaScript",
-    "java": "Java",
-    "go": "Go",
-    "cpp": "C++",
-    "rust": "Rust",
-}
 
 RUST_MAIN = "fn main(){}\n"
 
@@ -133,7 +124,7 @@ def describe_prompt(problem: Problem, fmt: PromptFormat = "octocoder") -> Prompt
 def explain_prompt(problem: Problem, description: str, fmt: PromptFormat = "octocoder") -> Prompt:
     """Explain, step 2: write the code back from a description alone."""
     base = prompt_base(problem, "explain")
-    name = LANGUAGE_NAMES[problem.language]
+    name = DISPLAY_NAMES[problem.language]
     instruction = f"Write functional code in {name} according to the description."
     return Prompt(render(instruction, description, base, fmt), instruction, description, base)
 

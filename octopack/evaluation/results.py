@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
+from octopack.common.vocabulary import DISPLAY_NAMES
 from octopack.evaluation.passk import mean_pass_at_k, reportable_ks
-from octopack.evaluation.prompts import LANGUAGE_NAMES
 
 SCHEMA_VERSION = 1
 #: How much of a failing program's stderr is kept per verdict.
@@ -176,7 +176,7 @@ def results_table(result: EvaluationResult) -> Table:
     for name, lang in result.languages.items():
         scores = lang.pass_at()
         table.add_row(
-            LANGUAGE_NAMES.get(name, name),
+            DISPLAY_NAMES.get(name, name),
             str(len(lang.problems)),
             str(lang.samples),
             str(lang.passed),
@@ -221,7 +221,7 @@ def plot_pass_at_1(result: EvaluationResult, out_dir: Path) -> Path:
     )
     ax.bar_label(mine, fmt="%.1f", fontsize=8)
     ax.bar_label(theirs, fmt="%.1f", fontsize=8)
-    ax.set_xticks(list(positions), [LANGUAGE_NAMES.get(n, n) for n in names])
+    ax.set_xticks(list(positions), [DISPLAY_NAMES.get(n, n) for n in names])
     ax.set_ylabel("pass@1 (%)")
     ax.set_ylim(0, 110)
     ax.set_title(f"HumanEvalPack {result.task}: pass@1 per language", fontsize=11)

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument
-from octopack.evaluation.dataset import Problem, language_to_proto, load_problems
+from octopack.common.vocabulary import executor_language
+from octopack.evaluation.dataset import Problem, load_problems
 from octopack.evaluation.executor_client import ExecutorClient
 from octopack.evaluation.postprocess import (
     postprocess_code,
@@ -149,7 +150,7 @@ def _verdict(sample: int, result: executor_pb2.Result) -> Verdict:
 async def check_languages(client: ExecutorClient, languages: Sequence[str]) -> None:
     """Fail early, naming the languages the executor has no toolchain for."""
     caps = await client.capabilities()
-    missing = [lang for lang in languages if language_to_proto(lang) not in caps.languages]
+    missing = [lang for lang in languages if executor_language(lang) not in caps.languages]
     if missing:
         raise FailedPrecondition(
             f"executor at {client.address} cannot run {', '.join(missing)}: install their toolchains "

@@ -13,21 +13,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from octopack.evaluation.dataset import LANGUAGES, Problem, load_problems
+from octopack.common.vocabulary import LANGUAGES, TASK_ID_PREFIXES
+from octopack.evaluation.dataset import Problem, load_problems
 
 Stage = Literal["describe", "code"]
 Reference = Literal["canonical", "buggy"]
-
-#: task_id prefix -> language key of the dataset.
-TASK_ID_PREFIXES = {
-    "Python": "python",
-    "JavaScript": "js",
-    "Java": "java",
-    "Go": "go",
-    "CPP": "cpp",
-    "Rust": "rust",
-}
-
 
 @dataclass(frozen=True)
 class GenerationParams:

@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from octopack.common.catalog import SERVICES as CATALOG
 from octopack.common.errors import FailedPrecondition, Unavailable
 from octopack.stack import process
 from octopack.stack.settings import StackSettings
 
-#: Start order. The services need S3; the controller needs everything.
-COMPONENTS = ("s3", "ray", "datasets", "crawler", "filter", "executor", "controller")
-SERVICES = ("datasets", "crawler", "filter", "executor", "controller")
+#: Start order. The services need S3; the controller (last in the catalog) needs everything.
+SERVICES = tuple(CATALOG)
+COMPONENTS = ("s3", "ray", *SERVICES)
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Stack:
         for name in COMPONENTS:
             if name == "ray" and importlib.util.find_spec("ray") is None:
                 continue
-            if name in SERVICES and importlib.util.find_spec(f"octopack.services.{name}.server") is None:
+            if name in SERVICES and importlib.util.find_spec(CATALOG[name].module) is None:
                 continue
             names.append(name)
         return names
@@ -136,10 +137,11 @@ class Stack:
                 f"{name}: port {port} is already in use; stop what holds it or set "
                 f"OCTOPACK_STACK_{name.upper()}_PORT (0 picks a free port)"
             )
-        env = {**self._common_env(comps), f"OCTOPACK_{name.upper()}_HOST": s.host, f"OCTOPACK_{name.upper()}_PORT": str(port)}
+        info = CATALOG[name]
+        env = {**self._common_env(comps), f"{info.prefix}HOST": s.host, f"{info.prefix}PORT": str(port)}
         if name == "controller":
             env.update(self._controller_env(comps))
-        argv = [sys.executable, "-m", f"octopack.services.{name}"]
+        argv = [sys.executable, "-m", info.module]
         log = logs / f"{name}.log"
         pid = process.spawn(argv, log, env)
         return Component(name, pid, f"{s.host}:{port}", str(log))

@@ -139,7 +139,7 @@ def pin_dataset(dataset: str, s3: Any = None) -> str:
     if path.suffix == ".jsonl" or path.is_file():
         return str(path.resolve())
     from octopack.common.objectstore import S3Settings
-    from octopack.services.datasets.store import DatasetStore, parse_ref
+    from octopack.datasets.store import DatasetStore, parse_ref
 
     name, version = parse_ref(dataset)
     return str(DatasetStore.from_settings(s3 or S3Settings()).get_manifest(name, version).ref)
@@ -153,7 +153,7 @@ def load_records(dataset: str, limit: int = 0, s3: Any = None) -> list[dict[str,
             raise InvalidArgument(f"dataset file {path} does not exist")
         return list(read_jsonl(path, limit))
     from octopack.common.objectstore import S3Settings
-    from octopack.services.datasets.store import DatasetStore, parse_ref
+    from octopack.datasets.store import DatasetStore, parse_ref
 
     name, version = parse_ref(dataset)
     store = DatasetStore.from_settings(s3 or S3Settings())

@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from octopack.models.registry import ModelRegistry
 from octopack.models.settings import ModelSettings
 from octopack.models.storage import LocalStorage, ObjectStorage, Storage, download_dir, upload_dir
 
@@ -88,7 +87,3 @@ class RunStore:
         folder = Path(tempfile.mkdtemp(prefix=f"octopack-ckpt-{step}-"))
         download_dir(self.storage, self._key("checkpoints", f"step-{step:06d}"), folder)
         return folder
-
-
-def model_registry(models: Storage) -> ModelRegistry:
-    return ModelRegistry(models)

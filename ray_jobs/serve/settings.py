@@ -6,15 +6,16 @@ from typing import Literal
 
 from pydantic import Field
 
+from octopack.common.catalog import INFERENCE
 from octopack.common.settings import ServerSettings
 
 
 class ServeSettings(ServerSettings):
     """One inference application; ``port`` is the plain gRPC server's (without Ray)."""
 
-    model_config = {"env_prefix": "OCTOPACK_SERVE_", "extra": "ignore"}
+    model_config = {"env_prefix": INFERENCE.prefix, "extra": "ignore"}
 
-    port: int = Field(9000, ge=0, le=65535, description="gRPC port (Ray Serve's gRPC proxy or the plain server).")
+    port: int = Field(INFERENCE.port, ge=0, le=65535, description="gRPC port (Ray Serve's gRPC proxy or the plain server).")
     http_port: int = Field(8000, ge=0, le=65535, description="Ray Serve HTTP port (POST /generate).")
     model: str = Field("default", description="Model to serve: 'default', a local HF folder or 'name[@vN]'.")
     app_name: str = Field("octopack-inference", description="Ray Serve application name.")

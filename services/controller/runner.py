@@ -14,6 +14,7 @@ import logging
 import time
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound, OctopackError
+from octopack.common.vocabulary import stage_name
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller import spec as specs
 from octopack.services.controller.backends.base import Save, StageContext, resolve_inputs
@@ -57,7 +58,7 @@ async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
         if wait > 0:
             await asyncio.sleep(wait)
         kind = stage.kind
-        name = specs.stage_name(kind)
+        name = stage_name(kind)
 
         def begin(job: jobs_pb2.Job) -> None:
             st = job.stages[index]
@@ -133,7 +134,7 @@ def _saver(ctl: Controller, entry: Entry, index: int) -> Save:
             job.stages[index].outputs.details.update(entries)
 
         stage = entry.job.stages[index]
-        await ctl.commit(entry, merge, stage.kind, f"{specs.stage_name(stage.kind)} recorded its state")
+        await ctl.commit(entry, merge, stage.kind, f"{stage_name(stage.kind)} recorded its state")
 
     return save
 
@@ -165,7 +166,7 @@ def _reporter(ctl: Controller, entry: Entry, index: int):  # type: ignore[no-unt
 
 
 async def _fail(ctl: Controller, entry: Entry, index: int, message: str, permanent: bool) -> None:
-    name = specs.stage_name(entry.job.stages[index].kind)
+    name = stage_name(entry.job.stages[index].kind)
 
     def fail(job: jobs_pb2.Job) -> None:
         st = job.stages[index]

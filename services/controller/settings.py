@@ -8,15 +8,16 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from octopack.common.catalog import SERVICES
 from octopack.common.settings import ServerSettings
 
 
 class ControllerSettings(ServerSettings):
     """How the controller listens, where it keeps job documents and which backend runs stages."""
 
-    model_config = SettingsConfigDict(env_prefix="OCTOPACK_CONTROLLER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SERVICES["controller"].prefix, extra="ignore")
 
-    port: int = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    port: int = Field(SERVICES["controller"].port, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     backend: Literal["local", "kubernetes"] = Field(
         "local", description="local: stages run through the local services and Ray; kubernetes: as cluster objects."
     )

@@ -5,33 +5,19 @@ from __future__ import annotations
 import re
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.vocabulary import LANGUAGES, STAGE_KINDS, TASKS
 from octopack.jobs.v1 import jobs_pb2
 
 K = jobs_pb2.StageKind
 S = jobs_pb2.State
 
-#: Pipeline order: (kind, JobSpec field, short name).
-STAGES: list[tuple[int, str]] = [
-    (K.STAGE_KIND_CRAWL, "crawl"),
-    (K.STAGE_KIND_FILTER, "filter"),
-    (K.STAGE_KIND_TRAIN, "train"),
-    (K.STAGE_KIND_SERVE, "serve"),
-    (K.STAGE_KIND_EVALUATE, "evaluate"),
-]
-STAGE_NAMES = {kind: name for kind, name in STAGES}
-LANGUAGES = ("python", "js", "java", "go", "cpp", "rust")
-TASKS = ("synthesize", "fix", "explain")
 TERMINAL = {S.STATE_SUCCEEDED, S.STATE_FAILED, S.STATE_CANCELLED}
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
 
-def stage_name(kind: int) -> str:
-    return STAGE_NAMES.get(kind, "unknown")
-
-
 def selected(spec: jobs_pb2.JobSpec) -> list[int]:
     """The stage kinds a spec selects, in pipeline order."""
-    return [kind for kind, name in STAGES if spec.HasField(name)]  # type: ignore[arg-type]
+    return [kind for name, kind in STAGE_KINDS.items() if spec.HasField(name)]  # type: ignore[arg-type]
 
 
 def _bad(field: str, why: str) -> InvalidArgument:

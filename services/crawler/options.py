@@ -57,7 +57,7 @@ class CrawlOptions(BaseModel):
 
 def check_dataset_name(name: str) -> str:
     """Raise :class:`InvalidArgument` unless ``name`` is a valid dataset name (the dataset store's rule)."""
-    from octopack.services.datasets.names import check_name
+    from octopack.datasets.names import check_name
 
     return check_name(name)
 

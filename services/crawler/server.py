@@ -7,10 +7,10 @@ import grpc
 from octopack.common.objectstore import S3Settings
 from octopack.common.server import Service
 from octopack.crawler.v1 import crawler_pb2, crawler_pb2_grpc
+from octopack.datasets.store import DatasetStore
 from octopack.services.crawler.jobs import CrawlJobs
 from octopack.services.crawler.servicer import CrawlerServicer
 from octopack.services.crawler.settings import CrawlerSettings
-from octopack.services.datasets.store import DatasetStore
 
 SERVICE_NAME = crawler_pb2.DESCRIPTOR.services_by_name["CrawlerService"].full_name
 

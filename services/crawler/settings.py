@@ -7,15 +7,16 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from octopack.common.catalog import SERVICES
 from octopack.common.settings import ServerSettings
 
 
 class CrawlerSettings(ServerSettings):
     """How the crawler listens, where it keeps clones and checkpoints, and how parallel it runs."""
 
-    model_config = SettingsConfigDict(env_prefix="OCTOPACK_CRAWLER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SERVICES["crawler"].prefix, extra="ignore")
 
-    port: int = Field(50054, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    port: int = Field(SERVICES["crawler"].port, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     work_dir: Path = Field(
         Path("/tmp/octopack-crawler"),
         description="Bare clones (cache/) and per-repository checkpoints (crawls/); a volume in a pod.",

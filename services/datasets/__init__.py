@@ -1,1 +1,1 @@
-"""Dataset store: versioned, immutable Parquet datasets in S3 with atomic manifests."""
+"""The dataset service: gRPC servicer, registry of open writers and server over :mod:`octopack.datasets`."""

@@ -19,10 +19,10 @@ from typing import Any
 import pyarrow as pa
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from octopack.services.datasets import metrics
-from octopack.services.datasets.manifest import Manifest
-from octopack.services.datasets.store import DatasetStore
-from octopack.services.datasets.writer import VersionWriter
+from octopack.datasets import metrics
+from octopack.datasets.manifest import Manifest
+from octopack.datasets.store import DatasetStore
+from octopack.datasets.writer import VersionWriter
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import grpc
 
 from octopack.common.objectstore import ObjectStore, S3Settings
 from octopack.common.server import Service
+from octopack.datasets.store import DatasetStore
 from octopack.datasets.v1 import datasets_pb2, datasets_pb2_grpc
 from octopack.services.datasets.registry import WriterRegistry
 from octopack.services.datasets.servicer import DatasetServicer
 from octopack.services.datasets.settings import DatasetsSettings
-from octopack.services.datasets.store import DatasetStore
 
 SERVICE_NAME = datasets_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import grpc
 
 from octopack.common.errors import InvalidArgument
+from octopack.datasets import convert
 from octopack.datasets.v1 import datasets_pb2, datasets_pb2_grpc
-from octopack.services.datasets import convert
 from octopack.services.datasets.registry import WriterRegistry
 
 

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
+from octopack.common.vocabulary import LANGUAGE_OF_EXECUTOR
 from octopack.executor.v1 import executor_pb2
 from octopack.services.executor.model import ExecutionResult, ProgramSpec, Status
 
-LANGUAGE_NAMES: dict[int, str] = {
-    executor_pb2.LANGUAGE_PYTHON: "python",
-    executor_pb2.LANGUAGE_JAVASCRIPT: "js",
-    executor_pb2.LANGUAGE_JAVA: "java",
-    executor_pb2.LANGUAGE_GO: "go",
-    executor_pb2.LANGUAGE_CPP: "cpp",
-    executor_pb2.LANGUAGE_RUST: "rust",
-}
-LANGUAGE_VALUES = {name: value for value, name in LANGUAGE_NAMES.items()}
 STATUS_VALUES: dict[Status, int] = {
     Status.PASSED: executor_pb2.STATUS_PASSED,
     Status.FAILED: executor_pb2.STATUS_FAILED,
@@ -38,20 +30,9 @@ LIMIT_FIELDS = (
 
 def program_from_proto(program: executor_pb2.Program) -> ProgramSpec:
     """A domain program; an unknown language becomes its numeric name (validation rejects it)."""
-    language = LANGUAGE_NAMES.get(program.language, f"<{program.language}>")
+    language = LANGUAGE_OF_EXECUTOR.get(program.language, f"<{program.language}>")
     limits = {name: getattr(program.limits, name) for name in LIMIT_FIELDS}
     return ProgramSpec(language, program.source, program.test, program.id, limits)
-
-
-def program_to_proto(program: ProgramSpec) -> executor_pb2.Program:
-    limits = executor_pb2.Limits(**{k: v for k, v in program.limits.items() if k in LIMIT_FIELDS})  # type: ignore[arg-type]
-    return executor_pb2.Program(
-        language=LANGUAGE_VALUES[program.language],  # type: ignore[arg-type]
-        source=program.source,
-        test=program.test,
-        id=program.id,
-        limits=limits,
-    )
 
 
 def result_to_proto(result: ExecutionResult) -> executor_pb2.Result:

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from octopack.common.vocabulary import EXECUTOR_LANGUAGES
 from octopack.executor.v1 import executor_pb2, executor_pb2_grpc
-from octopack.services.executor.convert import LANGUAGE_VALUES, program_from_proto, result_to_proto
+from octopack.services.executor.convert import program_from_proto, result_to_proto
 from octopack.services.executor.executor import Executor
 from octopack.services.executor.model import ProgramSpec
 
@@ -45,7 +46,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
     ) -> executor_pb2.GetCapabilitiesResponse:
         ex = self.executor
         return executor_pb2.GetCapabilitiesResponse(
-            languages=[LANGUAGE_VALUES[name] for name in ex.languages()],  # type: ignore[misc]
+            languages=[EXECUTOR_LANGUAGES[name] for name in ex.languages()],  # type: ignore[misc]
             max_concurrency=ex.settings.concurrency,
             max_queue=ex.settings.max_queue,
             network_isolated=ex.sandbox.network_isolated,

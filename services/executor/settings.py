@@ -9,15 +9,16 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from octopack.common.catalog import SERVICES
 from octopack.common.settings import ServerSettings
 
 
 class ExecutorSettings(ServerSettings):
     """How the executor listens, how much it runs at once and where its toolchains live."""
 
-    model_config = SettingsConfigDict(env_prefix="OCTOPACK_EXECUTOR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SERVICES["executor"].prefix, extra="ignore")
 
-    port: int = Field(50052, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    port: int = Field(SERVICES["executor"].port, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     concurrency: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, le=256, description="Programs run at once."
     )

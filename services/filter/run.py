@@ -12,8 +12,8 @@ from typing import Any
 import pyarrow as pa
 
 from octopack.common.errors import FailedPrecondition
-from octopack.services.datasets.names import check_name, parse_ref
-from octopack.services.datasets.store import DatasetStore
+from octopack.datasets.names import check_name, parse_ref
+from octopack.datasets.store import DatasetStore
 from octopack.services.filter import pipeline
 from octopack.services.filter.config import FilterConfig
 from octopack.services.filter.rules import build_rules

@@ -6,8 +6,8 @@ import grpc
 
 from octopack.common.objectstore import S3Settings
 from octopack.common.server import Service
+from octopack.datasets.store import DatasetStore
 from octopack.filter.v1 import filter_pb2, filter_pb2_grpc
-from octopack.services.datasets.store import DatasetStore
 from octopack.services.filter.jobs import FilterJobs
 from octopack.services.filter.servicer import FilterServicer
 from octopack.services.filter.settings import FilterSettings

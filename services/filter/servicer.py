@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from octopack.datasets.store import DatasetStore
 from octopack.filter.v1 import filter_pb2 as pb
 from octopack.filter.v1 import filter_pb2_grpc
-from octopack.services.datasets.store import DatasetStore
 from octopack.services.filter.convert import request_from_spec, run_to_proto
 from octopack.services.filter.jobs import FilterJobs
 from octopack.services.filter.run import FilterRun

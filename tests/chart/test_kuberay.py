@@ -4,7 +4,9 @@ does not know these kinds, so their fields are checked here)."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -74,13 +76,14 @@ def test_serve_config_names_what_the_serve_app_defines(render: Render) -> None:
     deployment (the files are read, not imported: importing needs Ray)."""
     app = yaml.safe_load(rayservice(render())["spec"]["serveConfigV2"])["applications"][0]
     module, attribute = app["import_path"].split(":")
-    path = ROOT / "octopack" / (module.replace("octopack.", "", 1).replace(".", "/") + ".py")
-    tree = ast.parse(path.read_text())
+    spec = importlib.util.find_spec(module)  # locates the file; imports only the parent packages
+    assert spec is not None and spec.origin, module
+    tree = ast.parse(Path(spec.origin).read_text())
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
     defined |= {
         t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
     }
-    assert attribute in defined, f"{path} defines no {attribute}(args) application builder"
+    assert attribute in defined, f"{spec.origin} defines no {attribute}(args) application builder"
     serve_app = (ROOT / "ray_jobs" / "serve" / "app.py").read_text()
     assert f'name="{app["deployments"][0]["name"]}"' in serve_app
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from octopack.common.vocabulary import stage_name
 from octopack.jobs.v1 import jobs_pb2
-from octopack.services.controller.spec import stage_name
 
 Report = Callable[[float, str], None]
 Save = Callable[[dict[str, str]], Awaitable[None]]

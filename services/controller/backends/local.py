@@ -21,7 +21,7 @@ K = jobs_pb2.StageKind
 
 def dataset_store() -> Any:
     """The dataset store on the ``OCTOPACK_S3_*`` bucket."""
-    from octopack.services.datasets.store import DatasetStore
+    from octopack.datasets.store import DatasetStore
 
     return DatasetStore.from_settings()
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from octopack.common.errors import FailedPrecondition
+from octopack.common.vocabulary import LANGUAGES
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends.base import StageContext
 from octopack.services.controller.settings import ControllerSettings
-from octopack.services.controller.spec import LANGUAGES
 
 
 def executor_for(addresses: str, language: str) -> str:

@@ -28,8 +28,8 @@ def check_not_empty(dataset: str) -> None:
     """Fail for good (no retry) when the dataset-store dataset to train on has no samples."""
     if not dataset or dataset.endswith(".jsonl") or Path(dataset).exists():
         return
+    from octopack.datasets.names import parse_ref
     from octopack.services.controller.backends.local import dataset_store
-    from octopack.services.datasets.names import parse_ref
 
     name, version = parse_ref(dataset)
     if dataset_store().get_manifest(name, version).num_rows == 0:

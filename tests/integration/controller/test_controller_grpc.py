@@ -11,8 +11,8 @@ import grpc
 import pytest
 
 from octopack.common.objectstore import ObjectStore
+from octopack.datasets.store import DatasetStore
 from octopack.jobs.v1 import jobs_pb2, jobs_pb2_grpc
-from octopack.services.datasets.store import DatasetStore
 
 pytestmark = pytest.mark.integration
 SERVICE = "octopack.jobs.v1.JobService"

@@ -10,8 +10,8 @@ import pytest
 from controller_procs import ControllerProcess, make_repo
 
 from octopack.common.objectstore import ObjectStore
+from octopack.datasets.store import DatasetStore
 from octopack.jobs.v1 import jobs_pb2, jobs_pb2_grpc
-from octopack.services.datasets.store import DatasetStore
 
 pytestmark = pytest.mark.integration
 S = jobs_pb2.State

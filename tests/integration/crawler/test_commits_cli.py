@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from octopack.cli.main import main
-from octopack.services.datasets.store import DatasetStore
+from octopack.datasets.store import DatasetStore
 from tests.unit.crawler.gitrepo import Repo
 from tests.unit.filter.conftest import NEW, OLD, train_tokenizer
 

@@ -10,10 +10,10 @@ import pytest
 from octopack.common.server import start_server
 from octopack.crawler.v1 import crawler_pb2 as pb
 from octopack.crawler.v1 import crawler_pb2_grpc
+from octopack.datasets.names import parse_ref
+from octopack.datasets.store import DatasetStore
 from octopack.services.crawler.server import crawler_service
 from octopack.services.crawler.settings import CrawlerSettings
-from octopack.services.datasets.names import parse_ref
-from octopack.services.datasets.store import DatasetStore
 from tests.unit.crawler.gitrepo import Repo, oracle
 
 pytestmark = pytest.mark.integration

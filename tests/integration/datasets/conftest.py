@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from octopack.common.objectstore import ObjectStore, S3Settings
-from octopack.services.datasets.shards import ShardPolicy
-from octopack.services.datasets.store import DatasetStore
+from octopack.datasets.shards import ShardPolicy
+from octopack.datasets.store import DatasetStore
 
 
 def commitpack_rows(n: int, start: int = 0) -> list[dict]:

@@ -10,9 +10,9 @@ import pytest
 from octopack.cli.main import main
 from octopack.common.objectstore import S3Settings
 from octopack.common.server import start_server
+from octopack.datasets.store import DatasetStore
 from octopack.services.datasets.server import datasets_service
 from octopack.services.datasets.settings import DatasetsSettings
-from octopack.services.datasets.store import DatasetStore
 from tests.integration.datasets.conftest import commitpack_rows
 
 pytestmark = pytest.mark.integration

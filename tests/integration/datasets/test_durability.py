@@ -13,7 +13,7 @@ import pytest
 
 from octopack.common.errors import NotFound
 from octopack.common.objectstore import S3Settings
-from octopack.services.datasets.store import DatasetStore
+from octopack.datasets.store import DatasetStore
 from tests.integration.datasets.conftest import commitpack_rows
 
 pytestmark = pytest.mark.integration
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.integration
 WRITER = textwrap.dedent(
     """
     import sys
-    from octopack.services.datasets.shards import ShardPolicy
-    from octopack.services.datasets.store import DatasetStore
+    from octopack.datasets.shards import ShardPolicy
+    from octopack.datasets.store import DatasetStore
     from tests.integration.datasets.conftest import commitpack_rows
 
     store = DatasetStore.from_settings(policy=ShardPolicy(max_rows=100, convert_rows=50))

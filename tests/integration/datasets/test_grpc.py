@@ -14,10 +14,10 @@ from google.protobuf import json_format, struct_pb2
 
 from octopack.common.objectstore import S3Settings
 from octopack.common.server import RunningServer, start_server
+from octopack.datasets.client import DatasetClient
+from octopack.datasets.convert import table_to_ipc
 from octopack.datasets.v1 import datasets_pb2 as pb
 from octopack.datasets.v1 import datasets_pb2_grpc
-from octopack.services.datasets.client import DatasetClient
-from octopack.services.datasets.convert import table_to_ipc
 from octopack.services.datasets.server import SERVICE_NAME, datasets_service
 from octopack.services.datasets.settings import DatasetsSettings
 from tests.integration.datasets.conftest import commitpack_rows

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from octopack.common.objectstore import S3Settings
-from octopack.services.datasets.store import DatasetStore
+from octopack.datasets.store import DatasetStore
 from tests.integration.datasets.conftest import commitpack_rows
 
 pytestmark = pytest.mark.integration

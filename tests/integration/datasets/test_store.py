@@ -10,8 +10,8 @@ import pytest
 
 from octopack.common.errors import AlreadyExists, DataLoss, FailedPrecondition, InvalidArgument, NotFound
 from octopack.common.objectstore import ObjectStore
-from octopack.services.datasets.metrics import SHARD_FAILURES
-from octopack.services.datasets.store import DatasetStore, parse_ref
+from octopack.datasets.metrics import SHARD_FAILURES
+from octopack.datasets.store import DatasetStore, parse_ref
 from tests.integration.datasets.conftest import commitpack_rows
 
 pytestmark = pytest.mark.integration

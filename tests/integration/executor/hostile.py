@@ -6,7 +6,7 @@ listens on.
 
 from __future__ import annotations
 
-from octopack.executor.v1 import executor_pb2
+from octopack.common.vocabulary import EXECUTOR_LANGUAGES
 
 CPP_HEADERS = """#include <cstdio>
 #include <cstring>
@@ -124,14 +124,7 @@ GO_IMPORTS = ["fmt", "net", "os", "os/exec", "strings", "syscall", "testing", "t
 GO_USE = "var _ = fmt.Sprint\nvar _ = net.Dial\nvar _ = os.Getpid\nvar _ = exec.Command\n"
 GO_USE += "var _ = strings.Repeat\nvar _ = syscall.Kill\nvar _ = time.Sleep\n"
 
-LANGUAGES = {
-    "python": executor_pb2.LANGUAGE_PYTHON,
-    "js": executor_pb2.LANGUAGE_JAVASCRIPT,
-    "java": executor_pb2.LANGUAGE_JAVA,
-    "go": executor_pb2.LANGUAGE_GO,
-    "cpp": executor_pb2.LANGUAGE_CPP,
-    "rust": executor_pb2.LANGUAGE_RUST,
-}
+LANGUAGES = EXECUTOR_LANGUAGES
 
 
 def program(language: str, kind: str, **fill: object) -> str:

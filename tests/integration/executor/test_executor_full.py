@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from octopack.evaluation.dataset import LANGUAGES, load_problems
+from octopack.common.vocabulary import LANGUAGES
+from octopack.evaluation.dataset import load_problems
 from octopack.evaluation.programs import build_program
 from octopack.executor.v1 import executor_pb2
 from tests.integration.executor.executor_server import ExecutorServer, fix_code

@@ -9,11 +9,11 @@ import pyarrow as pa
 import pytest
 
 from octopack.common.server import start_server
+from octopack.datasets.names import parse_ref
+from octopack.datasets.store import DatasetStore
 from octopack.filter.v1 import filter_pb2 as pb
 from octopack.filter.v1 import filter_pb2_grpc
 from octopack.services.crawler.samples import SAMPLE_SCHEMA
-from octopack.services.datasets.names import parse_ref
-from octopack.services.datasets.store import DatasetStore
 from octopack.services.filter.config import FilterConfig
 from octopack.services.filter.pipeline import run_local
 from octopack.services.filter.rules import build_rules

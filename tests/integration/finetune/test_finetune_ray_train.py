@@ -66,8 +66,8 @@ def _checkpoints(store: ObjectStore) -> list[str]:
 
 
 def test_train_kill_and_resume(s3_settings: S3Settings, tmp_path: Path) -> None:
+    from octopack.datasets.store import DatasetStore
     from octopack.models.tiny import build_tiny_model
-    from octopack.services.datasets.store import DatasetStore
 
     store = DatasetStore.from_settings(s3_settings)
     with store.create_version("commitpackft-mini") as writer:

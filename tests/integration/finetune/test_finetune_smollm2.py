@@ -13,13 +13,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.ray, pytest.mark.full]
 
 
 def test_smollm2_lora_through_ray_train(s3_settings: S3Settings) -> None:
+    from octopack.datasets.store import DatasetStore
     from octopack.models.registry import ModelRegistry
     from octopack.models.resolve import register_default_model
     from octopack.models.storage import ObjectStorage
     from octopack.ray_jobs.cluster import RaySettings
     from octopack.ray_jobs.finetune.config import FinetuneConfig
     from octopack.ray_jobs.finetune.trainer import run_with_ray
-    from octopack.services.datasets.store import DatasetStore
 
     records = []
     for i in range(48):

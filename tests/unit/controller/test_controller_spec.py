@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.vocabulary import stage_name
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller import spec as specs
 
@@ -62,7 +63,7 @@ def test_full_pipeline_is_valid_and_ordered() -> None:
         train=jobs_pb2.TrainConfig(),
     )
     specs.validate(spec)
-    assert [specs.stage_name(k) for k in specs.selected(spec)] == ["crawl", "filter", "train", "serve", "evaluate"]
+    assert [stage_name(k) for k in specs.selected(spec)] == ["crawl", "filter", "train", "serve", "evaluate"]
 
 
 def test_backoff_is_exponential_and_capped() -> None:

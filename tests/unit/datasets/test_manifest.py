@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from octopack.common.errors import InvalidArgument
-from octopack.services.datasets.manifest import Lineage, Manifest, ShardInfo
+from octopack.datasets.manifest import Lineage, Manifest, ShardInfo
 
 SCHEMA = pa.schema([("commit", pa.string()), ("old_contents", pa.large_string()), ("n", pa.int32())])
 

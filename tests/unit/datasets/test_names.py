@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from octopack.common.errors import InvalidArgument
-from octopack.services.datasets.names import check_name, check_version, parse_ref, version_number
+from octopack.datasets.names import check_name, check_version, parse_ref, version_number
 
 
 @pytest.mark.parametrize("name", ["a", "commitpackft", "cp-2024.06_x", "0abc", "a" * 63])

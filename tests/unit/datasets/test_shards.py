@@ -12,9 +12,9 @@ import pytest
 
 from octopack.common.errors import DataLoss, FailedPrecondition, InvalidArgument, NotFound
 from octopack.common.objectstore import ConditionFailed, ObjectInfo
-from octopack.services.datasets import shards
-from octopack.services.datasets.shards import ShardPolicy
-from octopack.services.datasets.store import DatasetStore
+from octopack.datasets import shards
+from octopack.datasets.shards import ShardPolicy
+from octopack.datasets.store import DatasetStore
 
 
 class MemoryObjects:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from octopack.common.errors import InvalidArgument
-from octopack.evaluation.dataset import LANGUAGES, Problem, load_problems
+from octopack.common.vocabulary import DISPLAY_NAMES, LANGUAGES
+from octopack.evaluation.dataset import Problem, load_problems
 from octopack.evaluation.prompts import (
-    LANGUAGE_NAMES,
     check_task,
     code_base,
     code_prompt,
@@ -149,7 +149,7 @@ def test_fix_parts(python0: Problem) -> None:
     ],
 )
 def test_explain_names_the_language(language: str, name: str) -> None:
-    assert LANGUAGE_NAMES[language] == name
+    assert DISPLAY_NAMES[language] == name
     prompt = explain_prompt(first(language), "desc")
     assert prompt.text.startswith(
         f"Question: Write functional code in {name} according to the description.\ndesc\n"

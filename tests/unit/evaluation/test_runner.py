@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from octopack.common.errors import FailedPrecondition
+from octopack.common.vocabulary import executor_language
 from octopack.evaluation import runner
-from octopack.evaluation.dataset import Problem, language_to_proto, load_problems
+from octopack.evaluation.dataset import Problem, load_problems
 from octopack.evaluation.executor_client import Capabilities
 from octopack.evaluation.postprocess import postprocess_code, postprocess_description
 from octopack.evaluation.programs import build_program
@@ -28,7 +29,7 @@ class ScriptedExecutor:
     address = "scripted"
 
     def __init__(self, languages: Sequence[str] = ("python", "js", "java", "go", "cpp", "rust")) -> None:
-        self.languages = frozenset(language_to_proto(lang) for lang in languages)
+        self.languages = frozenset(executor_language(lang) for lang in languages)
         self.programs: list[executor_pb2.Program] = []
 
     async def capabilities(self) -> Capabilities:
@@ -164,7 +165,7 @@ def test_build_programs_uses_one_id_per_sample() -> None:
     problem = load_problems("cpp")[0]
     programs = build_programs("fix", [Sampled(problem, ["a}", "b}"], ["p", "p"])], raw=False)
     assert [p.id for p in programs] == ["CPP/0#0", "CPP/0#1"]
-    assert programs[0].language == language_to_proto("cpp")
+    assert programs[0].language == executor_language("cpp")
 
 
 def test_postprocess_code_joins_base_and_continuation() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from octopack.common.errors import InvalidArgument
-from octopack.evaluation.dataset import LANGUAGES, load_problems
+from octopack.common.vocabulary import LANGUAGES
+from octopack.evaluation.dataset import load_problems
 from octopack.evaluation.programs import CPP_HEADERS, PYTHON_IMPORTS, RUST_MAIN, build_program, on_prompt
 from octopack.executor.v1 import executor_pb2
 

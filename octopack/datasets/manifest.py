@@ -15,7 +15,7 @@ import pyarrow as pa
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from octopack.common.errors import InvalidArgument
-from octopack.services.datasets.names import check_name, check_version, format_ref, parse_ref
+from octopack.datasets.names import check_name, check_version, format_ref, parse_ref
 
 FORMAT = "octopack.dataset.v1"
 

@@ -30,12 +30,12 @@ import pyarrow as pa
 
 from octopack.common.errors import AlreadyExists, DataLoss, FailedPrecondition, InvalidArgument, NotFound
 from octopack.common.objectstore import ConditionFailed, ObjectStore, S3Settings
-from octopack.services.datasets import metrics
-from octopack.services.datasets import shards as shardio
-from octopack.services.datasets.manifest import Manifest
-from octopack.services.datasets.names import NAME_RULE, check_name, check_version, parse_ref, version_number
-from octopack.services.datasets.shards import ShardPolicy
-from octopack.services.datasets.writer import VersionWriter
+from octopack.datasets import metrics
+from octopack.datasets import shards as shardio
+from octopack.datasets.manifest import Manifest
+from octopack.datasets.names import NAME_RULE, check_name, check_version, parse_ref, version_number
+from octopack.datasets.shards import ShardPolicy
+from octopack.datasets.writer import VersionWriter
 
 __all__ = ["DatasetStore", "Manifest", "VersionWriter", "parse_ref"]
 
@@ -310,7 +310,7 @@ class DatasetStore:
 
     def gc(self, older_than: timedelta = timedelta(hours=6)) -> dict[str, Any]:
         """Remove uncommitted versions idle for longer than ``older_than`` (see :mod:`.cleanup`)."""
-        from octopack.services.datasets.cleanup import collect_garbage
+        from octopack.datasets.cleanup import collect_garbage
 
         return collect_garbage(self, older_than)
 

@@ -20,13 +20,13 @@ import pyarrow as pa
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument
 from octopack.common.objectstore import ConditionFailed
-from octopack.services.datasets import metrics
-from octopack.services.datasets import shards as shardio
-from octopack.services.datasets.manifest import Lineage, Manifest, ShardInfo
-from octopack.services.datasets.shards import ShardPolicy
+from octopack.datasets import metrics
+from octopack.datasets import shards as shardio
+from octopack.datasets.manifest import Lineage, Manifest, ShardInfo
+from octopack.datasets.shards import ShardPolicy
 
 if TYPE_CHECKING:
-    from octopack.services.datasets.store import DatasetStore
+    from octopack.datasets.store import DatasetStore
 
 log = logging.getLogger(__name__)
 

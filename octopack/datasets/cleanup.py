@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from octopack.common.errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from octopack.services.datasets.store import DatasetStore
+    from octopack.datasets.store import DatasetStore
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def collect_garbage(store: DatasetStore, older_than: timedelta) -> dict[str, Any
 
     Returns ``{"removed_versions": ["name@version", ...], "removed_objects": N}``.
     """
-    from octopack.services.datasets.store import MANIFEST, WRITER
+    from octopack.datasets.store import MANIFEST, WRITER
 
     cutoff = datetime.now(UTC) - older_than
     removed_versions: list[str] = []

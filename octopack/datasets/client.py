@@ -14,20 +14,10 @@ from typing import Any
 import grpc
 
 from octopack.common import errors
-from octopack.common.client import auth_metadata, sync_channel
+from octopack.common.client import auth_metadata, error_from_rpc, sync_channel
+from octopack.datasets import convert
+from octopack.datasets.manifest import Manifest
 from octopack.datasets.v1 import datasets_pb2, datasets_pb2_grpc
-from octopack.services.datasets import convert
-from octopack.services.datasets.manifest import Manifest
-
-_ERRORS: dict[grpc.StatusCode, type[errors.OctopackError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-    grpc.StatusCode.DATA_LOSS: errors.DataLoss,
-    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
-}
 
 
 class DatasetClient:
@@ -53,13 +43,7 @@ class DatasetClient:
         try:
             yield
         except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-            details = exc.details() if hasattr(exc, "details") else str(exc)
-            if code == grpc.StatusCode.UNAVAILABLE:
-                raise errors.Unavailable(
-                    f"dataset service at {self.target} is unreachable: {details}"
-                ) from None
-            raise _ERRORS.get(code, errors.OctopackError)(str(details)) from None
+            raise error_from_rpc(exc, f"dataset service at {self.target}") from None
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ import pyarrow as pa
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from octopack.common.errors import InvalidArgument
+from octopack.datasets.manifest import Manifest
 from octopack.datasets.v1 import datasets_pb2
-from octopack.services.datasets.manifest import Manifest
 
 
 def _default(value: Any) -> Any:
