@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+#: Material beside the repository (real Git histories as bundles); a user's clone does not have it.
+SHARED = ROOT.parent / "shared"
 
 
 def tool(name: str) -> str:
@@ -30,6 +32,29 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run scripts/install.sh")
     return found
+
+
+def shared_bundle(name: str) -> Path:
+    """``../shared/data/repos/<name>.bundle``, or skip the test saying why it is absent."""
+    path = SHARED / "data" / "repos" / f"{name}.bundle"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the real Git histories live beside the repository in ../shared")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_histories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Bare clones of the shared real histories (psf/requests, pallets/click), made once per run."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("real-histories")
+    repos = {}
+    for name in ("requests", "click"):
+        bundle = shared_bundle(name)
+        target = out / f"{name}.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(bundle), str(target)], check=True)
+        repos[name] = target
+    return repos
 
 
 @pytest.fixture(scope="session")
