@@ -32,7 +32,7 @@ def prog(
         (prog("   \n"), "source is empty"),
         (prog("print(1)", timeout_seconds=100_000), "limits.timeout_seconds"),
         (prog("print(1)", memory_bytes=-1), "limits.memory_bytes"),
-        (prog("x = 1\n" * 200_000), "source is"),
+        (prog("x = 1\n" * 200_000), "program.source"),
     ],
     ids=["no-language", "empty", "timeout-too-long", "negative-memory", "too-big"],
 )
