@@ -201,6 +201,12 @@ class Controller:
                 return job, True
         if existing.job.idempotency_key != idempotency_key:
             raise AlreadyExists(f"job id {job_id} is taken; submit again with another idempotency_key")
+        if existing.job.spec != spec:
+            # The key names one submission: a different spec under it is a mistake, not a retry.
+            raise AlreadyExists(
+                f"idempotency_key {idempotency_key!r} already created job {job_id} with a different spec; "
+                f"GetJob {job_id} to see it, or submit the new spec with another idempotency_key"
+            )
         return existing.job, False
 
     def _new_job(self, job_id: str, spec: jobs_pb2.JobSpec, key: str) -> jobs_pb2.Job:
