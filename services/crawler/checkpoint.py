@@ -22,8 +22,7 @@ from octopack.services.crawler.repository import RepoResult
 
 def crawl_id_for(dataset: str, sources: list[str], options: CrawlOptions) -> str:
     """A deterministic crawl id: the same request resumes the same checkpoints."""
-    doc = json.dumps({"dataset": dataset, "sources": sources, "options": options.model_dump(mode="json")},
-                     sort_keys=True)
+    doc = json.dumps({"dataset": dataset, "sources": sources, "options": options.identity()}, sort_keys=True)
     return f"{dataset}-{hashlib.sha256(doc.encode()).hexdigest()[:12]}"
 
 
@@ -66,6 +65,11 @@ class Checkpoints:
             return RepoResult.from_dict(json.loads(self._marker(source, "progress").read_text()))
         except (OSError, ValueError):
             return None
+
+    @property
+    def cancel_marker(self) -> Path:
+        """Present while the crawl is cancelled: workers (processes, Ray tasks) stop their git commands."""
+        return self.root / "CANCELLED"
 
     def clear(self) -> None:
         """Forget every checkpoint (a fresh crawl)."""

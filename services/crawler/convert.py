@@ -9,6 +9,7 @@ from octopack.crawler.v1 import crawler_pb2 as pb
 from octopack.services.crawler.crawl import CrawlRequest
 from octopack.services.crawler.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, CrawlJob
 from octopack.services.crawler.options import CrawlOptions
+from octopack.services.crawler.policy import NetworkPolicy
 
 STATES = {
     RUNNING: pb.CRAWL_STATE_RUNNING,
@@ -18,11 +19,12 @@ STATES = {
 }
 
 
-def request_from_spec(spec: pb.CrawlSpec, default_ray: str = "") -> CrawlRequest:
-    """A validated :class:`CrawlRequest`; bad fields raise :class:`InvalidArgument` naming them."""
+def request_from_spec(spec: pb.CrawlSpec, default_ray: str = "", policy: NetworkPolicy | None = None) -> CrawlRequest:
+    """A validated :class:`CrawlRequest` under the server's network ``policy``; bad fields raise
+    :class:`InvalidArgument` naming them, a refused repository :class:`PermissionDenied`."""
     options: dict = {
         "branch": spec.branch, "since": spec.since, "until": spec.until, "max_commits": spec.max_commits,
-        "languages": tuple(spec.languages),
+        "languages": tuple(spec.languages), "network": policy or NetworkPolicy(),
     }
     if spec.all_licenses:
         options["licenses"] = ()
@@ -59,7 +61,8 @@ def crawl_to_proto(job: CrawlJob) -> pb.Crawl:
             repositories_failed=p.repositories_failed, repositories_resumed=p.repositories_resumed,
             commits_seen=commits, samples_emitted=samples, skipped=dict(skipped), samples_written=p.samples_written,
         )
-        errors = [pb.RepositoryError(repository=k, message=v) for k, v in p.errors.items()]
+        errors = [pb.RepositoryError(repository=k, message=v, code=p.error_codes.get(k, ""))
+                  for k, v in p.errors.items()]
         output = f"{request.dataset}@{p.version}" if p.version else ""
         licenses = dict(p.licenses)
     return pb.Crawl(crawl_id=crawl.crawl_id, state=STATES[job.state], spec=spec, progress=progress, errors=errors,

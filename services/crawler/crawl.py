@@ -53,6 +53,7 @@ class CrawlRequest:
         check_dataset_name(self.dataset)
         check_languages(self.options.languages, known_languages())
         self.sources = list(dict.fromkeys(s.strip() for s in self.sources if s.strip()))
+        self.options.network.check_all(self.sources)  # again where git runs, with the addresses pinned
         return self
 
 
@@ -69,6 +70,8 @@ class CrawlProgress:
     samples_emitted: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     errors: dict[str, str] = field(default_factory=dict)
+    #: Status code name of each repository's error (see :attr:`RepoResult.error_code`).
+    error_codes: dict[str, str] = field(default_factory=dict)
     licenses: dict[str, str] = field(default_factory=dict)
     version: str = ""
     samples_written: int = 0
@@ -79,6 +82,7 @@ class CrawlProgress:
         if result.error:
             self.repositories_failed += 1
             self.errors[result.source] = result.error
+            self.error_codes[result.source] = result.error_code
             return
         self.repositories_done += 1
         self.repositories_resumed += int(resumed)
@@ -117,6 +121,7 @@ class Crawl:
         request = self.request
         if request.fresh:
             self.checkpoints.clear()
+        self.checkpoints.cancel_marker.unlink(missing_ok=True)  # an earlier run's cancellation
         todo = []
         for source in request.sources:
             done = self.checkpoints.done(source)
@@ -129,13 +134,20 @@ class Crawl:
                  len(request.sources) - len(todo))
         args = (todo, request.options.model_dump_json(), self.work_dir / "cache", self.checkpoints.root)
         if request.ray_address:
-            runner.run_ray(*args, request.ray_address, self._done, self._tick, self.cancel_event.is_set)
+            runner.run_ray(*args, request.ray_address, self._done, self._tick, self._cancelled)
         else:
-            runner.run_local(*args, self.workers, self._done, self._tick, self.cancel_event.is_set)
+            runner.run_local(*args, self.workers, self._done, self._tick, self._cancelled)
         if self.cancel_event.is_set():
             return self.progress
         self._write(store, time.perf_counter() - started)
         return self.progress
+
+    def _cancelled(self) -> bool:
+        """Polled by the runner: a cancelled crawl leaves the marker its workers' git commands watch."""
+        if not self.cancel_event.is_set():
+            return False
+        self.checkpoints.cancel_marker.touch()
+        return True
 
     def _done(self, doc: dict) -> None:
         with self.lock:
@@ -185,6 +197,6 @@ class Crawl:
     def extra(self) -> dict[str, Any]:
         return {
             "crawl_id": self.crawl_id, "repositories": self.request.sources,
-            "options": self.request.options.model_dump(mode="json"), "licenses": self.progress.licenses,
+            "options": self.request.options.identity(), "licenses": self.progress.licenses,
             "errors": self.progress.errors,
         }

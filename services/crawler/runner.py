@@ -71,8 +71,9 @@ def run_ray(
         ray: Any = importlib.import_module("ray")
     except ImportError as exc:
         raise FailedPrecondition("ray_address needs Ray: pip install 'octopack[train]'") from exc
-    if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    from octopack.ray_jobs.cluster import join_cluster
+
+    join_cluster(address)  # refuses an address other than the cluster this process already joined
     remote = ray.remote(num_cpus=1, max_retries=1)(crawl_task)
     refs = {remote.remote(s, options_json, str(cache_dir), str(checkpoint_dir)): s for s in sources}
     pending = list(refs)

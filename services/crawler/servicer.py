@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,17 +13,24 @@ from octopack.crawler.v1 import crawler_pb2_grpc
 from octopack.services.crawler.convert import crawl_to_proto, request_from_spec
 from octopack.services.crawler.crawl import Crawl
 from octopack.services.crawler.jobs import CrawlJobs
+from octopack.services.crawler.policy import NetworkPolicy
 
 
 class CrawlerServicer(crawler_pb2_grpc.CrawlerServiceServicer):
-    def __init__(self, jobs: CrawlJobs, work_dir: Path, workers: int, default_ray: str = "") -> None:
+    def __init__(
+        self, jobs: CrawlJobs, work_dir: Path, workers: int, default_ray: str = "", policy: NetworkPolicy | None = None,
+    ) -> None:
         self.jobs = jobs
         self.work_dir = work_dir
         self.workers = workers
         self.default_ray = default_ray
+        self.policy = policy or NetworkPolicy()
 
     async def StartCrawl(self, request: pb.StartCrawlRequest, context: grpc.aio.ServicerContext) -> pb.StartCrawlResponse:
-        crawl = Crawl(request_from_spec(request.spec, self.default_ray), self.work_dir, self.workers)
+        # The network policy resolves every repository host: off the event loop.
+        crawl = await asyncio.to_thread(
+            lambda: Crawl(request_from_spec(request.spec, self.default_ray, self.policy), self.work_dir, self.workers)
+        )
         return pb.StartCrawlResponse(crawl=crawl_to_proto(self.jobs.start(crawl)))
 
     async def GetCrawl(self, request: pb.GetCrawlRequest, context: grpc.aio.ServicerContext) -> pb.GetCrawlResponse:

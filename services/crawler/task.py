@@ -7,7 +7,8 @@ import os
 import traceback
 from pathlib import Path
 
-from octopack.common.errors import OctopackError
+from octopack.common.errors import Cancelled, OctopackError, status_code
+from octopack.services.crawler import policy
 from octopack.services.crawler.checkpoint import Checkpoints
 from octopack.services.crawler.gitio import GitError
 from octopack.services.crawler.options import CrawlOptions
@@ -28,15 +29,24 @@ def crawl_task(source: str, options_json: str, cache_dir: str, checkpoint_dir: s
     final = checkpoints.partial(source)
     tmp = final.with_name(final.name + f".{os.getpid()}.tmp")
     writer = SampleWriter(tmp)
+    cancelled = checkpoints.cancel_marker.exists
+
+    def progress(result: RepoResult) -> None:
+        checkpoints.write_progress(result)
+        if cancelled():  # between commits of a long walk
+            raise Cancelled(f"crawl of {source} cancelled")
+
     try:
-        result = crawl_repository(source, options, Path(cache_dir), writer, checkpoints.write_progress)
+        # Every git command of this repository stops (its process group killed) once the crawl is cancelled.
+        with policy.cancelled_by(cancelled):
+            result = crawl_repository(source, options, Path(cache_dir), writer, progress)
         writer.close()
     except (OctopackError, GitError, OSError, UnicodeError, ValueError) as exc:
         writer.close()
         tmp.unlink(missing_ok=True)
         message = exc.message if isinstance(exc, OctopackError) else str(exc)
         log.warning("repository %s failed: %s", source, message)
-        return RepoResult(source, error=message).to_dict()
+        return RepoResult(source, error=message, error_code=status_code(exc) or "").to_dict()
     except Exception as exc:  # an unexpected bug: keep the crawl going, keep the traceback
         writer.close()
         tmp.unlink(missing_ok=True)

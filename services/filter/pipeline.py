@@ -115,8 +115,9 @@ def run_ray(
         ray: Any = importlib.import_module("ray")
     except ImportError as exc:
         raise FailedPrecondition("ray_address needs Ray: pip install 'octopack[train]'") from exc
-    if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    from octopack.ray_jobs.cluster import join_cluster
+
+    join_cluster(address)  # refuses an address other than the cluster this process already joined
     # Output in input order: the same run writes the same version, locally or on Ray.
     ray.data.DataContext.get_current().execution_options.preserve_order = True
     refs = [ray.put(normalise(b)) for b in batches]

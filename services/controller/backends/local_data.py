@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from octopack.common.errors import FailedPrecondition
+from octopack.common.errors import FailedPrecondition, combined
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends.base import StageContext
 
@@ -74,7 +74,7 @@ class CrawlRunner:
             if progress.version:
                 await asyncio.to_thread(store.delete_version, name, progress.version)
             errors = "; ".join(f"{src}: {msg}" for src, msg in progress.errors.items())
-            raise RuntimeError(f"every repository failed: {errors}")
+            raise combined(f"every repository failed: {errors}", list(progress.error_codes.values()))
         return jobs_pb2.StageOutputs(
             datasets=[jobs_pb2.DatasetRef(name=name, version=progress.version, samples=progress.samples_written)],
             details={

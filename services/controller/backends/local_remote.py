@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from octopack.common.client import aio_channel
-from octopack.common.errors import FailedPrecondition
+from octopack.common.errors import FailedPrecondition, combined
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends.base import StageContext
 from octopack.services.controller.backends.local_data import existing_version
@@ -61,7 +61,8 @@ class RemoteCrawlRunner:
         if p.repositories_failed and not p.repositories_done:
             if crawl.output:
                 await asyncio.to_thread(store.delete_version, *_ref(name, crawl.output))
-            raise RuntimeError("every repository failed: " + "; ".join(f"{e.repository}: {e.message}" for e in crawl.errors))
+            raise combined("every repository failed: " + "; ".join(f"{e.repository}: {e.message}" for e in crawl.errors),
+                           [e.code for e in crawl.errors])
         _, version = _ref(name, crawl.output)
         details = {"commits_seen": str(p.commits_seen), "repositories_failed": str(p.repositories_failed),
                    "crawl_id": crawl.crawl_id, **{f"skipped.{k}": str(v) for k, v in sorted(p.skipped.items())}}
