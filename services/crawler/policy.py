@@ -231,7 +231,7 @@ def run_git(
     out, err = bytearray(), bytearray()
     started = heard = time.monotonic()
     why: OctopackError | None = None
-    name = f"git {' '.join(a for a in args if not a.startswith('-') and '=' not in a)[:40]}".strip()
+    name = f"git {_subcommand(args)}"
     finished = False
     try:
         with selectors.DefaultSelector() as sel:
@@ -266,6 +266,17 @@ def run_git(
     if why is not None:
         raise why
     return code, bytes(out), _last_words(err.decode(errors="replace"))
+
+
+def _subcommand(args: list[str]) -> str:
+    """``clone`` of ``["-c", "k=v", "clone", ...]``: what a message calls the command."""
+    words = iter(args)
+    for word in words:
+        if word == "-c":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return ""
 
 
 def _last_words(stderr: str, lines: int = 8) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 
+from octopack.common import paging
 from octopack.crawler.v1 import crawler_pb2 as pb
 from octopack.crawler.v1 import crawler_pb2_grpc
 from octopack.services.crawler.convert import crawl_to_proto, request_from_spec
@@ -43,7 +44,11 @@ class CrawlerServicer(crawler_pb2_grpc.CrawlerServiceServicer):
             yield pb.WatchCrawlResponse(crawl=crawl_to_proto(job))
 
     async def ListCrawls(self, request: pb.ListCrawlsRequest, context: grpc.aio.ServicerContext) -> pb.ListCrawlsResponse:
-        return pb.ListCrawlsResponse(crawls=[crawl_to_proto(j) for j in self.jobs.list()])
+        crawls = sorted(((job.started, crawl_to_proto(job)) for job in self.jobs.list()),
+                        key=lambda c: (c[0], c[1].crawl_id), reverse=True)
+        taken, token = paging.page(crawls, lambda c: [c[0], c[1].crawl_id], lambda c: c[1].ByteSize(),
+                                   request.page_size, request.page_token, descending=True)
+        return pb.ListCrawlsResponse(crawls=[c for _, c in taken], next_page_token=token)
 
     async def CancelCrawl(
         self, request: pb.CancelCrawlRequest, context: grpc.aio.ServicerContext

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from octopack.common.validation import Rule, Rules, items, number, text
 from octopack.datasets.names import NAME_RULE, check_name, check_version, parse_ref
+from octopack.datasets.store import MAX_DESCRIPTION
 
 P = "octopack.datasets.v1."
-#: Longest description of a version (characters).
-MAX_DESCRIPTION = 4096
 #: A version selector of a read: a version label, or "latest".
 _SELECTOR = NAME_RULE.strip("^$")
 _WRITER_ID = Rule(max_chars=64, pattern=r"[0-9a-f]{1,64}", hint="a writer id from CreateVersion")

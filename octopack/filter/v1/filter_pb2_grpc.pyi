@@ -39,7 +39,7 @@ class FilterServiceStub:
     WatchFilter: _grpc.UnaryStreamMultiCallable[_filter_pb2.WatchFilterRequest, _filter_pb2.WatchFilterResponse]
     """Streams the run on every change until it ends."""
     ListFilters: _grpc.UnaryUnaryMultiCallable[_filter_pb2.ListFiltersRequest, _filter_pb2.ListFiltersResponse]
-    """Every run this server knows, newest first."""
+    """The runs this server knows, newest first, a page at a time."""
 
 @_typing.type_check_only
 class FilterServiceAsyncStub(FilterServiceStub):
@@ -51,7 +51,7 @@ class FilterServiceAsyncStub(FilterServiceStub):
     WatchFilter: _aio.UnaryStreamMultiCallable[_filter_pb2.WatchFilterRequest, _filter_pb2.WatchFilterResponse]  # type: ignore[assignment]
     """Streams the run on every change until it ends."""
     ListFilters: _aio.UnaryUnaryMultiCallable[_filter_pb2.ListFiltersRequest, _filter_pb2.ListFiltersResponse]  # type: ignore[assignment]
-    """Every run this server knows, newest first."""
+    """The runs this server knows, newest first, a page at a time."""
 
 class FilterServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -84,6 +84,6 @@ class FilterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _filter_pb2.ListFiltersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_filter_pb2.ListFiltersResponse, _abc.Awaitable[_filter_pb2.ListFiltersResponse]]:
-        """Every run this server knows, newest first."""
+        """The runs this server knows, newest first, a page at a time."""
 
 def add_FilterServiceServicer_to_server(servicer: FilterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
