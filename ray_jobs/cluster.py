@@ -32,7 +32,12 @@ def ensure_ray(settings: RaySettings | None = None) -> Any:
     settings = settings or RaySettings()
     if ray.is_initialized():
         return ray
-    kwargs: dict[str, Any] = {"address": settings.address, "log_to_driver": True}
+    from octopack.ray_jobs.loopback import HOOK
+
+    # Every worker of this job keeps Serve's listeners on a loopback node's address (see loopback.py).
+    kwargs: dict[str, Any] = {
+        "address": settings.address, "log_to_driver": True, "runtime_env": {"worker_process_setup_hook": HOOK},
+    }
     if settings.address == "local":
         kwargs.update(num_cpus=settings.num_cpus, _node_ip_address=settings.node_ip)
         kwargs["include_dashboard"] = False
