@@ -139,11 +139,17 @@ def test_stage_jobs_read_the_charts_s3_secret_and_meet_its_policies(
     assert account["automountServiceAccountToken"] is False
     assert pod["spec"]["automountServiceAccountToken"] is False
     assert policy.check_pod_security([job]) == [] and policy.check_resources([job]) == []
-    # The NetworkPolicies let the stage pod reach the store and (evaluating) the executors.
-    for netpol in by_kind(docs, "NetworkPolicy"):
-        peers = [p["podSelector"] for rule in netpol["spec"].get("ingress", []) for p in rule.get("from", [])
-                 if "podSelector" in p]
-        assert any(policy._selects(peer, pod["metadata"]["labels"]) for peer in peers), netpol["metadata"]["name"]
+    # The NetworkPolicies let the evaluate pod reach the store, the executors and the inference service, and
+    # nothing else.
+    admitting = {
+        netpol["metadata"]["name"]
+        for netpol in by_kind(docs, "NetworkPolicy")
+        if any(policy._selects(p["podSelector"], pod["metadata"]["labels"])
+               for rule in netpol["spec"].get("ingress", []) for p in rule.get("from", []) if "podSelector" in p)
+    }
+    present = {d["metadata"]["name"] for d in by_kind(docs, "NetworkPolicy")}
+    assert admitting == present & {"octopack-minio", "octopack-executor", "octopack-inference-ray", "octopack-serve-ray"}
+    assert "octopack-executor" in admitting and ("octopack-minio" in admitting) == (not values)
 
 
 def test_stage_pods_run_as_the_stage_images_user(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:

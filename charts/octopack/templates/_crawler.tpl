@@ -1,0 +1,13 @@
+{{/* What only the crawler gets: its network policy (services/crawler/policy.py), from crawler.git. */}}
+
+{{- define "octopack.crawler.env" -}}
+{{- $git := .Values.crawler.git }}
+- name: OCTOPACK_CRAWLER_GIT_SCHEMES
+  value: {{ join "," $git.schemes | quote }}
+- name: OCTOPACK_CRAWLER_GIT_HOSTS
+  value: {{ join "," $git.hosts | quote }}
+- name: OCTOPACK_CRAWLER_GIT_ALLOW_PRIVATE
+  value: {{ $git.allowPrivate | toString | quote }}
+- name: OCTOPACK_CRAWLER_GIT_ALLOW_LOCAL_PATHS
+  value: {{ $git.allowLocalPaths | toString | quote }}
+{{- end }}
