@@ -11,6 +11,7 @@ import hashlib
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -99,6 +100,8 @@ def mirror(source: str, cache_dir: Path, policy: NetworkPolicy | None = None) ->
         path = Path(source).expanduser()
         if not path.exists():
             raise NotFound(f"repository {source!r} does not exist: give a Git URL or an existing local path")
+        if not path.is_dir():
+            raise FailedPrecondition(f"{source!r} is a file, not a Git repository")
         try:
             bare = git(["rev-parse", "--is-bare-repository"], cwd=path, timeout=60).decode().strip()
         except GitError as exc:
@@ -115,6 +118,24 @@ def mirror(source: str, cache_dir: Path, policy: NetworkPolicy | None = None) ->
         source = str(path.resolve())
     target = cache_dir / f"{repo_key(source)}.git"
     cache_dir.mkdir(parents=True, exist_ok=True)
+    # Two crawls of one repository share its mirror: one clones or fetches at a time.
+    with _locked(target.with_suffix(".lock")):
+        return _mirror(source, target, pins, policy)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _mirror(source: str, target: Path, pins: list[str], policy: NetworkPolicy) -> Path:
     if (target / "HEAD").exists():
         # --progress: the policy's stall watchdog hears git working.
         git([*pins, "fetch", "--progress", "--prune", "--no-tags", "origin", "+refs/heads/*:refs/heads/*"],
