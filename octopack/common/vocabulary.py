@@ -87,3 +87,10 @@ def commitpack_languages() -> dict[str, list[str]]:
     text = resources.files("octopack.data").joinpath("commitpack/programming_languages.json").read_text()
     table: dict[str, list[str]] = json.loads(text)
     return table
+
+
+def check_commitpack_language(language: str) -> str:
+    """Return ``language`` if CommitPack's table has it, else InvalidArgument saying where the names are."""
+    if language not in commitpack_languages():
+        raise InvalidArgument(f"{language!r} is not a language of programming_languages.json (e.g. 'Python', 'C++')")
+    return language

@@ -20,7 +20,7 @@ from octopack.common.validation import (
     text,
     yaml_mapping,
 )
-from octopack.common.vocabulary import LANGUAGES, TASKS, commitpack_languages
+from octopack.common.vocabulary import LANGUAGES, TASKS, check_commitpack_language, check_language
 from octopack.datasets.names import parse_ref
 from octopack.jobs.v1 import jobs_pb2
 
@@ -31,27 +31,9 @@ _LICENSE = r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}"
 P = "octopack.jobs.v1."
 
 
-def _dataset_ref(value: str) -> None:
-    parse_ref(value)
-
-
-def _crawl_language(value: str) -> None:
-    if value not in commitpack_languages():
-        raise ValueError(f"{value!r} is not a language of programming_languages.json (e.g. 'Python', 'C++')")
-
-
-def _eval_language(value: str) -> None:
-    if value not in LANGUAGES:
-        raise ValueError(f"unknown language {value!r}; use one of {', '.join(LANGUAGES)}")
-
-
 def _task(value: str) -> None:
     if value not in TASKS:
         raise ValueError(f"unknown task {value!r}; use one of {', '.join(TASKS)}")
-
-
-def _config(value: str) -> None:
-    yaml_mapping(value)
 
 
 def _stages(spec: jobs_pb2.JobSpec) -> None:
@@ -79,7 +61,7 @@ def _stages(spec: jobs_pb2.JobSpec) -> None:
         raise bad("retry.initial_backoff_seconds", "must not exceed retry.max_backoff_seconds")
 
 
-_DATASET = Rule(max_chars=200, check=_dataset_ref)
+_DATASET = Rule(max_chars=200, check=parse_ref)
 _TOKENS = number(0, 1_000_000)
 
 RULES = Rules(
@@ -90,12 +72,12 @@ RULES = Rules(
         P + "JobSpec.labels": items(64, pattern=_LABEL, hint="Kubernetes label syntax ([A-Za-z0-9_.-], <= 63)"),
         P + "CrawlConfig.repositories": items(256, max_chars=2048, check=repository),
         P + "CrawlConfig.max_commits": number(0, 1_000_000_000),
-        P + "CrawlConfig.languages": items(400, max_chars=100, check=_crawl_language),
+        P + "CrawlConfig.languages": items(400, max_chars=100, check=check_commitpack_language),
         P + "CrawlConfig.licenses": items(64, pattern=_LICENSE, hint="an SPDX license id such as mit"),
         P + "CrawlConfig.branch": Rule(max_chars=255, check=git_ref),
         P + "FilterConfig.input_dataset": _DATASET,
         P + "FilterConfig.tokenizer": text(4096),
-        P + "FilterConfig.config_yaml": Rule(max_chars=MAX_CONFIG_CHARS, multiline=True, check=_config),
+        P + "FilterConfig.config_yaml": Rule(max_chars=MAX_CONFIG_CHARS, multiline=True, check=yaml_mapping),
         P + "FilterConfig.min_tokens": _TOKENS,
         P + "FilterConfig.max_tokens": _TOKENS,
         P + "TrainConfig.dataset": _DATASET,
@@ -111,7 +93,7 @@ RULES = Rules(
         P + "ServeConfig.replicas": number(0, 64),
         P + "ServeConfig.max_new_tokens": number(0, 32_768),
         P + "EvaluateConfig.endpoint": Rule(max_chars=260, check=host_port),
-        P + "EvaluateConfig.languages": items(len(LANGUAGES), check=_eval_language),
+        P + "EvaluateConfig.languages": items(len(LANGUAGES), check=check_language),
         P + "EvaluateConfig.task": Rule(max_chars=32, check=_task),
         P + "EvaluateConfig.limit": number(0, 164),
         P + "EvaluateConfig.samples": number(0, 1000),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 
 from octopack.common.validation import Rule, Rules, git_date, git_ref, items, number, ray_address, repository
-from octopack.common.vocabulary import commitpack_languages
+from octopack.common.vocabulary import check_commitpack_language
 from octopack.datasets.names import check_name
 from octopack.services.crawler.settings import CrawlerSettings
 
@@ -20,26 +20,17 @@ MAX_REPOSITORIES = 256
 _CRAWL_ID = Rule(max_chars=128, pattern=r"[a-z0-9][a-z0-9._-]{0,127}", hint="a crawl id from StartCrawl")
 
 
-def _language(value: str) -> None:
-    if value not in commitpack_languages():
-        raise ValueError(f"{value!r} is not a language of programming_languages.json (e.g. 'Python', 'C++')")
-
-
-def _dataset(value: str) -> None:
-    check_name(value)
-
-
 def rules(settings: CrawlerSettings) -> Rules:
     """The crawler's rules; a request may name only the server's Ray cluster (or a loopback one)."""
     return Rules(fields={
         P + "CrawlSpec.repositories": items(MAX_REPOSITORIES, max_chars=2048, check=repository),
-        P + "CrawlSpec.dataset": Rule(max_chars=63, check=_dataset),
+        P + "CrawlSpec.dataset": Rule(max_chars=63, check=check_name),
         P + "CrawlSpec.branch": Rule(max_chars=255, check=git_ref),
         P + "CrawlSpec.since": Rule(max_chars=40, check=git_date),
         P + "CrawlSpec.until": Rule(max_chars=40, check=git_date),
         P + "CrawlSpec.max_commits": number(0, 1_000_000_000),
         P + "CrawlSpec.licenses": items(64, pattern=r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}", hint="an SPDX id such as mit"),
-        P + "CrawlSpec.languages": items(400, max_chars=100, check=_language),
+        P + "CrawlSpec.languages": items(400, max_chars=100, check=check_commitpack_language),
         P + "CrawlSpec.ray_address": Rule(max_chars=270, check=partial(ray_address, configured=settings.ray_address)),
         P + "CrawlSpec.max_file_bytes": number(0, 1 << 30),
         P + "GetCrawlRequest.crawl_id": _CRAWL_ID,

@@ -17,25 +17,13 @@ _SELECTOR = NAME_RULE.strip("^$")
 _WRITER_ID = Rule(max_chars=64, pattern=r"[0-9a-f]{1,64}", hint="a writer id from CreateVersion")
 
 
-def _name(value: str) -> None:
-    check_name(value)
-
-
-def _version(value: str) -> None:
-    check_version(value)
-
-
-def _ref(value: str) -> None:
-    parse_ref(value)
-
-
-_NAME = Rule(max_chars=63, check=_name)
+_NAME = Rule(max_chars=63, check=check_name)
 _READ_VERSION = Rule(max_chars=63, pattern=_SELECTOR, hint="a version such as v3 (or latest)")
 
 RULES = Rules(fields={
     P + "CreateVersionRequest.name": _NAME,
-    P + "CreateVersionRequest.version": Rule(max_chars=63, check=_version),
-    P + "CreateVersionRequest.parents": items(64, max_chars=200, check=_ref),
+    P + "CreateVersionRequest.version": Rule(max_chars=63, check=check_version),
+    P + "CreateVersionRequest.parents": items(64, max_chars=200, check=parse_ref),
     P + "CreateVersionRequest.job_id": text(256),
     P + "CreateVersionRequest.description": text(MAX_DESCRIPTION, multiline=True),
     P + "WriteRecordsRequest.writer_id": _WRITER_ID,
@@ -51,5 +39,5 @@ RULES = Rules(fields={
     P + "ReadRecordsRequest.batch_size": number(0, 100_000),
     P + "ReadRecordsRequest.limit": number(0),
     P + "DeleteVersionRequest.name": _NAME,
-    P + "DeleteVersionRequest.version": Rule(max_chars=63, check=_version),
+    P + "DeleteVersionRequest.version": Rule(max_chars=63, check=check_version),
 })

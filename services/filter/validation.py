@@ -29,25 +29,13 @@ def tokenizer_path(value: str) -> None:
         raise ValueError(f"{value!r} is neither a tokenizer.json file nor a folder holding one")
 
 
-def _source(value: str) -> None:
-    parse_ref(value)
-
-
-def _out(value: str) -> None:
-    check_name(value)
-
-
-def _config(value: str) -> None:
-    yaml_mapping(value)
-
-
 def rules(settings: FilterSettings) -> Rules:
     """The filter's rules; a request may name only the server's Ray cluster (or a loopback one)."""
     return Rules(fields={
-        P + "FilterSpec.source": Rule(max_chars=200, check=_source),
-        P + "FilterSpec.out": Rule(max_chars=63, check=_out),
+        P + "FilterSpec.source": Rule(max_chars=200, check=parse_ref),
+        P + "FilterSpec.out": Rule(max_chars=63, check=check_name),
         P + "FilterSpec.tokenizer": Rule(max_chars=4096, check=tokenizer_path),
-        P + "FilterSpec.config_yaml": Rule(max_chars=MAX_CONFIG_CHARS, multiline=True, check=_config),
+        P + "FilterSpec.config_yaml": Rule(max_chars=MAX_CONFIG_CHARS, multiline=True, check=yaml_mapping),
         P + "FilterSpec.ray_address": Rule(max_chars=270, check=partial(ray_address, configured=settings.ray_address)),
         P + "GetFilterRequest.run_id": _RUN_ID,
         P + "WatchFilterRequest.run_id": _RUN_ID,
