@@ -58,7 +58,8 @@ def join_cluster(address: str) -> Any:
         return ray
     current = str(ray.get_runtime_context().gcs_address)
     wanted = address.removeprefix("ray://")
-    if address != "auto" and _endpoint(wanted) != _endpoint(current):
+    # "auto" and "local" mean whatever cluster this process runs with.
+    if address not in ("auto", "local") and _endpoint(wanted) != _endpoint(current):
         raise FailedPrecondition(
             f"this server is connected to the Ray cluster at {current}; it cannot also run on {address}"
         )
