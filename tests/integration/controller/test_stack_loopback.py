@@ -135,7 +135,11 @@ def test_every_listener_of_the_stack_is_on_loopback(tmp_path: Path) -> None:
         print("\n".join(f"{address:<28} {name}" for address, name in sorted(found)))
     finally:
         if driver is not None:
-            driver.communicate("", timeout=120)
+            try:
+                driver.communicate("", timeout=120)
+            except subprocess.TimeoutExpired:  # keep the test's own failure, not this one
+                driver.kill()
+                driver.communicate()
         down = subprocess.run([sys.executable, "-m", "octopack.cli.main", "down"], env=env, capture_output=True,
                               text=True, timeout=180)
         assert down.returncode == 0, down.stderr
