@@ -106,12 +106,15 @@ def test_every_listener_of_the_stack_is_on_loopback(tmp_path: Path) -> None:
         assert {"s3", "ray", "datasets", "crawler", "filter", "executor", "controller"} <= set(comps)
         stack = Stack(StackSettings(dir=state))
         ray_env = {**os.environ, **stack.ray_env()}
-        # A client without the stack's token is refused by the stack's Ray.
-        refused = subprocess.run(
-            [sys.executable, "-c", "import ray, sys; ray.init(address=sys.argv[1])", comps["ray"]["address"]],
-            env={**ray_env, "RAY_AUTH_MODE": "disabled"}, capture_output=True, text=True, timeout=120,
-        )
+        # A client without the stack's token is refused by the stack's Ray; with the token it joins (so the
+        # refusal is the token's doing, not a Ray that is gone).
+        join = [sys.executable, "-c", "import ray, sys; ray.init(address=sys.argv[1]); ray.shutdown()",
+                comps["ray"]["address"]]
+        refused = subprocess.run(join, env={**ray_env, "RAY_AUTH_MODE": "disabled"}, capture_output=True,
+                                 text=True, timeout=120)
         assert refused.returncode != 0
+        joined = subprocess.run(join, env=ray_env, capture_output=True, text=True, timeout=120)
+        assert joined.returncode == 0, joined.stderr[-3000:] + Path(comps["ray"]["log"]).read_text()[-3000:]
         http_port, grpc_port = process.free_port(), process.free_port()
         driver = subprocess.Popen(
             [sys.executable, "-c", DRIVER, comps["ray"]["address"], str(http_port), str(grpc_port)],
