@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -24,6 +25,29 @@ DEFAULT_LICENSES: tuple[str, ...] = (
     "lgpl-2.1",
 )
 
+DataProfile = Literal["paper", "improved"]
+
+#: Each correction of the original crawl (the BigQuery SQL and ``scrape_github.py``): name -> what it changes.
+#: ``improved`` turns all of them on; docs/commits.md gives an example and the effect of each.
+CORRECTIONS: dict[str, str] = {
+    "trimmed_message": "the message without trailing white space: the pre-filters see 'Initial commit' where the "
+                       "command line stored 'Initial commit\\n', and the sample's message loses its final newline",
+    "update_message_any_case": "'Update <path>' and 'Update <file name>' are dropped in any case (the original "
+                               "drops only a message equal to 'Update ' + path)",
+    "literal_message_list": "the boring messages are compared literally (the SQL's LIKE reads the '_' of "
+                            "'update _config.yaml' as any character)",
+    "one_changed_file": "the commit changes exactly one file (the original: exactly one file modified in place, "
+                        "whatever else is added, deleted or renamed)",
+    "text_files_only": "files with a NUL byte or that are not UTF-8 are skipped (the original decoded them, "
+                       "dropping the bytes that are not UTF-8)",
+    "file_name_languages": "a language by file name: the exact name (Makefile) or the longest dotted extension, "
+                           "in any case (X.PY is Python); the original: the path ends with an entry of the table, "
+                           "case-sensitively",
+    "any_repository_language": "every repository given is crawled (the original's query kept repositories whose "
+                               "GitHub languages include one of 22)",
+}
+
+
 class CrawlOptions(BaseModel):
     """Per-crawl options shared by every repository of one crawl."""
 
@@ -34,6 +58,11 @@ class CrawlOptions(BaseModel):
     licenses: tuple[str, ...] = Field(DEFAULT_LICENSES, description="Allowed SPDX ids; add 'unknown' to keep repositories without a recognised license; empty keeps all.")
     languages: tuple[str, ...] = Field((), description="Keep only these languages (names as in the table).")
     max_file_bytes: int = Field(1_000_000, ge=1, description="Blobs larger than this are skipped and counted.")
+    profile: DataProfile = Field("paper", description="paper: the original crawl's decisions; improved: every "
+                                                      "correction on.")
+    corrections: dict[str, bool] = Field(
+        default_factory=dict, description="Single corrections turned on (true) or off (false) over the profile."
+    )
 
     @field_validator("since", "until")
     @classmethod
@@ -49,6 +78,23 @@ class CrawlOptions(BaseModel):
     @classmethod
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.strip().lower() for v in value if v.strip())
+
+    @field_validator("corrections")
+    @classmethod
+    def _known(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(CORRECTIONS))
+        if unknown:
+            raise ValueError(f"unknown correction(s) {unknown}; known: {', '.join(CORRECTIONS)}")
+        return value
+
+    def corrected(self, name: str) -> bool:
+        """Whether correction ``name`` is on: its explicit setting, else on exactly under ``improved``."""
+        if name not in CORRECTIONS:
+            raise KeyError(name)
+        return self.corrections.get(name, self.profile == "improved")
+
+    def active_corrections(self) -> list[str]:
+        return [name for name in CORRECTIONS if self.corrected(name)]
 
     def allows_license(self, spdx: str) -> bool:
         """True when samples of a repository with this license are kept."""
