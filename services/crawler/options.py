@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.profiles import Profiled
 
 #: The licenses of the original CommitPack (SPDX ids, lower-case).
 DEFAULT_LICENSES: tuple[str, ...] = (
@@ -24,8 +24,6 @@ DEFAULT_LICENSES: tuple[str, ...] = (
     "agpl-3.0",
     "lgpl-2.1",
 )
-
-DataProfile = Literal["paper", "improved"]
 
 #: Each correction of the original crawl (the BigQuery SQL and ``scrape_github.py``): name -> what it changes.
 #: ``improved`` turns all of them on; docs/commits.md gives an example and the effect of each.
@@ -48,8 +46,10 @@ CORRECTIONS: dict[str, str] = {
 }
 
 
-class CrawlOptions(BaseModel):
-    """Per-crawl options shared by every repository of one crawl."""
+class CrawlOptions(Profiled):
+    """Per-crawl options shared by every repository of one crawl, under a data profile."""
+
+    CORRECTIONS = CORRECTIONS
 
     branch: str = Field("", description="Branch to walk; empty walks the repository's default branch (HEAD).")
     since: str = Field("", description="Only commits committed on or after this date (ISO 8601).")
@@ -58,11 +58,6 @@ class CrawlOptions(BaseModel):
     licenses: tuple[str, ...] = Field(DEFAULT_LICENSES, description="Allowed SPDX ids; add 'unknown' to keep repositories without a recognised license; empty keeps all.")
     languages: tuple[str, ...] = Field((), description="Keep only these languages (names as in the table).")
     max_file_bytes: int = Field(1_000_000, ge=1, description="Blobs larger than this are skipped and counted.")
-    profile: DataProfile = Field("paper", description="paper: the original crawl's decisions; improved: every "
-                                                      "correction on.")
-    corrections: dict[str, bool] = Field(
-        default_factory=dict, description="Single corrections turned on (true) or off (false) over the profile."
-    )
 
     @field_validator("since", "until")
     @classmethod
@@ -78,23 +73,6 @@ class CrawlOptions(BaseModel):
     @classmethod
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.strip().lower() for v in value if v.strip())
-
-    @field_validator("corrections")
-    @classmethod
-    def _known(cls, value: dict[str, bool]) -> dict[str, bool]:
-        unknown = sorted(set(value) - set(CORRECTIONS))
-        if unknown:
-            raise ValueError(f"unknown correction(s) {unknown}; known: {', '.join(CORRECTIONS)}")
-        return value
-
-    def corrected(self, name: str) -> bool:
-        """Whether correction ``name`` is on: its explicit setting, else on exactly under ``improved``."""
-        if name not in CORRECTIONS:
-            raise KeyError(name)
-        return self.corrections.get(name, self.profile == "improved")
-
-    def active_corrections(self) -> list[str]:
-        return [name for name in CORRECTIONS if self.corrected(name)]
 
     def allows_license(self, spdx: str) -> bool:
         """True when samples of a repository with this license are kept."""

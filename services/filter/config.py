@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.profiles import PROFILES, Profiled
 
-DataProfile = Literal["paper", "improved"]
-PROFILES: tuple[DataProfile, ...] = ("paper", "improved")
+__all__ = ["CORRECTIONS", "PROFILES", "FilterConfig", "load_config", "parse_config"]
 
 #: The original's per-language extension lists of rule 3, keyed as its data folders were named (the
 #: language, lower-cased, spaces as dashes). Shell's entries lack the dot; a file passes when its
@@ -151,15 +151,11 @@ class MinWordsConfig(_Rule):
     min_words: int = 4
 
 
-class FilterConfig(BaseModel):
+class FilterConfig(Profiled):
     """Every CommitPackFT rule, in order (1-12 stage 1, 13-16 stage 2), under a data profile."""
 
+    CORRECTIONS = CORRECTIONS
     model_config = ConfigDict(extra="forbid")
-    profile: DataProfile = Field("paper", description="paper: the original scripts' decisions; improved: every "
-                                                      "correction on.")
-    corrections: dict[str, bool] = Field(
-        default_factory=dict, description="Single corrections turned on (true) or off (false) over the profile."
-    )
     tokenizer: str = Field("", description="tokenizer.json or model folder; empty: the default model's.")
     contents: ContentsConfig = Field(default_factory=ContentsConfig)
     no_hash_in_subject: _Rule = Field(default_factory=_Rule)
@@ -177,24 +173,6 @@ class FilterConfig(BaseModel):
     bump_sampling: BumpConfig = Field(default_factory=BumpConfig)
     personal: PersonalConfig = Field(default_factory=PersonalConfig)
     min_words: MinWordsConfig = Field(default_factory=MinWordsConfig)
-
-    @field_validator("corrections")
-    @classmethod
-    def _known(cls, value: dict[str, bool]) -> dict[str, bool]:
-        unknown = sorted(set(value) - set(CORRECTIONS))
-        if unknown:
-            raise ValueError(f"unknown correction(s) {unknown}; known: {', '.join(CORRECTIONS)}")
-        return value
-
-    def corrected(self, name: str) -> bool:
-        """Whether correction ``name`` is on: its explicit setting, else on exactly under ``improved``."""
-        if name not in CORRECTIONS:
-            raise KeyError(name)
-        return self.corrections.get(name, self.profile == "improved")
-
-    def active_corrections(self) -> list[str]:
-        """The corrections that are on, in the order of :data:`CORRECTIONS`."""
-        return [name for name in CORRECTIONS if self.corrected(name)]
 
 
 def parse_config(text: str, source: str = "config") -> FilterConfig:
