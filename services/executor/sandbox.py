@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 INSIDE_UID = 1000
 #: Top-level system folders: bound read-only, or re-created as the links they are (merged /usr).
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-DRIVER_FILES = ("supervisor.py", "landlock.py", "seccomp.py", "javac.py")
+DRIVER_FILES = ("supervisor.py", "process.py", "namespaces.py", "confined.py", "landlock.py", "seccomp.py", "javac.py")
 PR_SET_DUMPABLE = 4
 NO_USERNS_HINT = (
     "this node does not let an unprivileged process create user namespaces (a seccomp profile "
