@@ -80,8 +80,8 @@ BUILD_CA = "/run/octopack-host-ca.crt"
 
 def build(dockerfile: str, tag: str, *build_args: str) -> None:
     """Build from the repository root; the host's CA bundle, pip and npm settings reach the RUN steps only."""
-    npmrc = WORK / "npmrc"  # the images' HOME is /tmp
-    mounts = [f"-v={HOST_CA}:{BUILD_CA}:ro", f"-v={WORK / 'pip.conf'}:/etc/pip.conf:ro", f"-v={npmrc}:/tmp/.npmrc:ro"]
+    npmrc = WORK / "npmrc"
+    mounts = [f"-v={HOST_CA}:{BUILD_CA}:ro", f"-v={WORK / 'pip.conf'}:/etc/pip.conf:ro", f"-v={npmrc}:/root/.npmrc:ro"]
     args = [f"--build-arg={a}" for a in build_args]
     podman("build", "-q", *mounts, *args, "-f", str(ROOT / dockerfile), "-t", tag, str(ROOT), timeout=3600)
 
@@ -108,7 +108,7 @@ def executor_image(languages: str) -> str:
     build("docker/python-debian.Dockerfile", PYTHON, f"DEBIAN_IMAGE={DEBIAN}")
     build("docker/base.Dockerfile", BASE, f"PYTHON_IMAGE={PYTHON}")
     tag = f"localhost/octopack-executor-{'all' if ' ' in languages else languages}:test"
-    build("services/executor/Dockerfile", tag, f"BASE_IMAGE={BASE}", f"LANGUAGE={languages}")
+    build("services/executor/Dockerfile", tag, f"BASE_IMAGE={BASE}", f"PYTHON_IMAGE={PYTHON}", f"LANGUAGE={languages}")
     return tag
 
 

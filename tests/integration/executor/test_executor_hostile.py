@@ -33,7 +33,8 @@ DEPLOYMENTS = {
     "podman-crio": "podman_crio_executor",
     "podman-containerd": "podman_containerd_executor",
 }
-PODMAN = pytest.mark.full
+#: The first podman test builds the image (tens of minutes on a cold layer cache).
+PODMAN = [pytest.mark.full, pytest.mark.timeout(5400)]
 #: The private places a program may write and its successor must not see.
 TEMPORARY = ["/tmp/" + LEFT_OVER, "/var/tmp/" + LEFT_OVER, "/dev/shm/" + LEFT_OVER]
 VICTIM = "victim.txt"
