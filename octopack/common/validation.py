@@ -102,6 +102,17 @@ def number(low: float | None = None, high: float | None = None) -> Rule:
     return Rule(low=low, high=high)
 
 
+def choice(values: Iterable[str], what: str) -> Rule:
+    """A string that is empty (the default) or one of ``values`` (``what``: "data profile")."""
+    allowed = tuple(values)
+
+    def check(value: str) -> None:
+        if value not in allowed:
+            raise ValueError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
+
+    return Rule(max_chars=64, check=check)
+
+
 def items(max_items: int, **rule: Any) -> Rule:
     """A repeated or map field of at most ``max_items`` entries (each checked by ``rule``)."""
     return Rule(max_items=max_items, **rule)

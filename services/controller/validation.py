@@ -7,11 +7,13 @@ checks that span fields (which stages need which inputs).
 
 from __future__ import annotations
 
+from octopack.common.profiles import PROFILES
 from octopack.common.validation import (
     K8S_NAME,
     Rule,
     Rules,
     bad,
+    choice,
     git_ref,
     host_port,
     items,
@@ -22,6 +24,7 @@ from octopack.common.validation import (
 )
 from octopack.common.vocabulary import LANGUAGES, TASKS, check_commitpack_language, check_language
 from octopack.datasets.names import parse_ref
+from octopack.evaluation.programs import SCORINGS
 from octopack.jobs.v1 import jobs_pb2
 
 #: Largest filter configuration (YAML); the paper's whole configuration is about 2 kB.
@@ -75,6 +78,7 @@ RULES = Rules(
         P + "CrawlConfig.languages": items(400, max_chars=100, check=check_commitpack_language),
         P + "CrawlConfig.licenses": items(64, pattern=_LICENSE, hint="an SPDX license id such as mit"),
         P + "CrawlConfig.branch": Rule(max_chars=255, check=git_ref),
+        P + "CrawlConfig.profile": choice(PROFILES, "data profile"),
         P + "FilterConfig.input_dataset": _DATASET,
         P + "FilterConfig.tokenizer": text(4096),
         P + "FilterConfig.config_yaml": Rule(max_chars=MAX_CONFIG_CHARS, multiline=True, check=yaml_mapping),
@@ -99,6 +103,7 @@ RULES = Rules(
         P + "EvaluateConfig.samples": number(0, 1000),
         P + "EvaluateConfig.temperature": number(0, 2),
         P + "EvaluateConfig.max_new_tokens": number(0, 32_768),
+        P + "EvaluateConfig.scoring": choice(SCORINGS, "scoring"),
         P + "RetryPolicy.max_attempts": number(0, 20),
         P + "RetryPolicy.initial_backoff_seconds": number(0, 3600),
         P + "RetryPolicy.max_backoff_seconds": number(0, 86_400),

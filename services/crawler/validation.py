@@ -9,15 +9,32 @@ from __future__ import annotations
 
 from functools import partial
 
-from octopack.common.validation import Rule, Rules, git_date, git_ref, items, number, ray_address, repository
+from octopack.common.profiles import PROFILES
+from octopack.common.validation import (
+    Rule,
+    Rules,
+    choice,
+    git_date,
+    git_ref,
+    items,
+    number,
+    ray_address,
+    repository,
+)
 from octopack.common.vocabulary import check_commitpack_language
 from octopack.datasets.names import check_name
+from octopack.services.crawler.options import CORRECTIONS
 from octopack.services.crawler.settings import CrawlerSettings
 
 P = "octopack.crawler.v1."
 #: Most repositories in one crawl.
 MAX_REPOSITORIES = 256
 _CRAWL_ID = Rule(max_chars=128, pattern=r"[a-z0-9][a-z0-9._-]{0,127}", hint="a crawl id from StartCrawl")
+
+
+def _correction(name: str) -> None:
+    if name not in CORRECTIONS:
+        raise ValueError(f"unknown correction {name!r}; known: {', '.join(CORRECTIONS)}")
 
 
 def rules(settings: CrawlerSettings) -> Rules:
@@ -33,6 +50,8 @@ def rules(settings: CrawlerSettings) -> Rules:
         P + "CrawlSpec.languages": items(400, max_chars=100, check=check_commitpack_language),
         P + "CrawlSpec.ray_address": Rule(max_chars=270, check=partial(ray_address, configured=settings.ray_address)),
         P + "CrawlSpec.max_file_bytes": number(0, 1 << 30),
+        P + "CrawlSpec.profile": choice(PROFILES, "data profile"),
+        P + "CrawlSpec.corrections": items(len(CORRECTIONS), max_chars=64, check=_correction),
         P + "GetCrawlRequest.crawl_id": _CRAWL_ID,
         P + "WatchCrawlRequest.crawl_id": _CRAWL_ID,
         P + "CancelCrawlRequest.crawl_id": _CRAWL_ID,

@@ -18,7 +18,7 @@ def rules(settings: ExecutorSettings) -> Rules:
     code = text(settings.max_source_bytes, raw=True)
     limits = {f"{P}Limits.{name}": number(0) for name in (
         "timeout_seconds", "cpu_seconds", "memory_bytes", "max_processes", "max_file_bytes", "max_open_files",
-        "max_output_bytes", "compile_timeout_seconds")}
+        "max_output_bytes", "compile_timeout_seconds", "max_disk_bytes")}
     return Rules(fields={
         P + "Program.source": code,
         P + "Program.test": code,

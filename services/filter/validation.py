@@ -11,7 +11,8 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from octopack.common.validation import Rule, Rules, ray_address, yaml_mapping
+from octopack.common.profiles import PROFILES
+from octopack.common.validation import Rule, Rules, choice, ray_address, yaml_mapping
 from octopack.datasets.names import check_name, parse_ref
 from octopack.services.filter.settings import FilterSettings
 
@@ -36,6 +37,7 @@ def rules(settings: FilterSettings) -> Rules:
         P + "FilterSpec.out": Rule(max_chars=63, check=check_name),
         P + "FilterSpec.tokenizer": Rule(max_chars=4096, check=tokenizer_path),
         P + "FilterSpec.config_yaml": Rule(max_chars=MAX_CONFIG_CHARS, multiline=True, check=yaml_mapping),
+        P + "FilterSpec.profile": choice(PROFILES, "data profile"),
         P + "FilterSpec.ray_address": Rule(max_chars=270, check=partial(ray_address, configured=settings.ray_address)),
         P + "GetFilterRequest.run_id": _RUN_ID,
         P + "WatchFilterRequest.run_id": _RUN_ID,

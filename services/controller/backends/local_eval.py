@@ -100,7 +100,7 @@ class EvaluateRunner:
                 async with ExecutorClient(address, self.settings.auth_token) as client:
                     result = await evaluate(
                         task, problems, generator, client, params, source=f"model:{endpoint}",  # type: ignore[arg-type]
-                        on_total=on_total, on_result=on_result,
+                        on_total=on_total, on_result=on_result, scoring=cfg.scoring or "harness",  # type: ignore[arg-type]
                     )
                 if merged is None:
                     merged = result
