@@ -119,6 +119,8 @@ def test_bad_specs_unknown_ids_and_idempotency(grpcurl: str, controller, tiny_re
         ({"train": {"dataset": "d", "learning_rate": "NaN"}}, "spec.train.learning_rate"),
         ({"evaluate": {"endpoint": "h:1", "temperature": "Infinity"}}, "spec.evaluate.temperature"),
         ({"name": "x\ny", "serve": {"model": "m"}}, "spec.name"),
+        ({"crawl": {"repositories": ["/r"], "profile": "best"}}, "spec.crawl.profile"),
+        ({"evaluate": {"endpoint": "h:1", "scoring": "lenient"}}, "spec.evaluate.scoring"),
     ],
 )
 def test_submit_refuses_a_bad_spec_naming_the_field(grpcurl: str, controller, spec: dict, field: str) -> None:  # type: ignore[no-untyped-def]
