@@ -98,3 +98,21 @@ def test_http_generate(serve_app) -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(urllib.request.Request(url, bad, method="POST"), timeout=60)
     assert err.value.code == 400
+
+
+def test_openai_api_through_the_serve_proxy(serve_app) -> None:
+    openai = pytest.importorskip("openai", reason="the openai client is in the dev extra")
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{serve_app.http_port}/v1", api_key="unused", max_retries=0,
+                           timeout=120)
+    name = client.models.list().data[0].id
+    assert name == str(serve_app.model)
+    reply = client.completions.create(model=name, prompt="def add(a, b):", max_tokens=6, temperature=0)
+    expected = _stub(serve_app).Generate(
+        pb.GenerateRequest(prompts=["def add(a, b):"], params=pb.SamplingParams(max_new_tokens=6)), timeout=120)
+    assert reply.choices[0].text == expected.completions[0].samples[0].text
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model=name, prompt="def add(a, b):", max_tokens=6, temperature=0, stream=True))
+    assert streamed == reply.choices[0].text
+    with pytest.raises(openai.BadRequestError) as err:  # the tiny model has no chat template
+        client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
+    assert "chat template" in err.value.body["message"]
