@@ -32,6 +32,19 @@ class GenerationParams:
 
 
 @dataclass(frozen=True)
+class ChatTurn:
+    """A prompt of the ``chat`` format: the question as the user turn, the answer starting with ``prefix``.
+
+    A generator with the model's tokenizer renders ``template(user) + prefix`` and continues it; a
+    chat API answers the user turn, and the answer's code is aligned to ``prefix``
+    (:func:`octopack.evaluation.chat.continuation`).
+    """
+
+    user: str
+    prefix: str
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """One prompt to answer."""
 
@@ -42,6 +55,10 @@ class GenerationRequest:
     stage: Stage
     prompt: str
     stop: tuple[str, ...] = ()
+    #: Set for the ``chat`` format; ``prompt`` is then only its template-free text.
+    chat: ChatTurn | None = None
+    #: The function the answer defines (to find it in a chat answer).
+    entry_point: str = ""
 
 
 class Generator(Protocol):
