@@ -53,8 +53,13 @@ def _after_python_header(code: str, entry_point: str) -> str | None:
 
 
 #: What may stand between a definition's parameter list and its opening brace: a return type
-#: (Go's may be parenthesised), ``-> T`` (Rust), ``=>`` (a JavaScript arrow), ``const``/``throws``.
-_BETWEEN = re.compile(r"\s*(?:\([^()]*\)|->[^;{}=]*|=>|const\b|throws\b[\w.,\s]*|[\w\[\]<>*&:.,\s])*")
+#: (Go's may be parenthesised or ``interface{}``), ``-> T`` (Rust), ``=>`` (a JavaScript arrow),
+#: ``const``/``throws``.
+_BETWEEN = re.compile(r"\s*(?:\([^()]*\)|->[^;{}=]*|=>|const\b|throws\b[\w.,\s]*|\{\}|[\w\[\]<>*&:.,\s])*")
+
+
+#: From a function's name to its parameter list: generics (``<'a>``, ``<T>``), or ``= (async) (function)``.
+_TO_PARAMS = r"(?:<[^<>()]*>\s*)?(?:=\s*(?:async\s*)?(?:function\s*)?)?\("
 
 
 def _closing_paren(code: str, start: int) -> int:
@@ -76,15 +81,42 @@ def _in_comment(code: str, at: int) -> bool:
     return "//" in line or code.rfind("/*", 0, at) > code.rfind("*/", 0, at)
 
 
+def _body_brace(code: str, start: int) -> int:
+    """The first ``{`` from ``start`` that opens a body (Go's ``interface{}``/``struct{}`` types are skipped)."""
+    brace = code.find("{", start)
+    while brace != -1 and code.startswith("{}", brace) and re.search(r"\b(?:interface|struct)\s*$", code[start:brace]):
+        brace = code.find("{", brace + 2)
+    return brace
+
+
+_KEYWORDS = frozenset({"if", "for", "while", "switch", "catch", "return", "else", "do", "match", "loop", "sizeof"})
+
+
+def defined_name(prefix: str, language: str) -> str:
+    """The function whose header ends the code base (the one the answer continues); "" if none."""
+    if language == "python":
+        found = re.findall(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(", prefix, re.M)
+        return found[-1] if found else ""
+    name = ""
+    for match in re.finditer(r"\b(\w+)\s*" + _TO_PARAMS, prefix):
+        if match.group(1) in _KEYWORDS or _in_comment(prefix, match.start()):
+            continue
+        close = _closing_paren(prefix, match.end() - 1)
+        brace = _body_brace(prefix, close) if close != -1 else -1
+        if brace != -1 and _BETWEEN.fullmatch(prefix, close + 1, brace):
+            name = match.group(1)
+    return name
+
+
 def _after_brace_header(code: str, entry_point: str, language: str) -> str | None:
     """The body after the first *definition* of ``entry_point`` (a call or a comment mentioning it is skipped)."""
-    for match in re.finditer(rf"\b{re.escape(entry_point)}\b\s*(?:=\s*(?:async\s*)?(?:function\s*)?)?\(", code):
+    for match in re.finditer(rf"\b{re.escape(entry_point)}\b\s*" + _TO_PARAMS, code):
         if _in_comment(code, match.start()):
             continue
         close = _closing_paren(code, match.end() - 1)
         if close == -1:
             return None
-        brace = code.find("{", close)
+        brace = _body_brace(code, close)
         if brace == -1 or not _BETWEEN.fullmatch(code, close + 1, brace):
             continue
         body = code[brace + 1 :]
@@ -94,8 +126,13 @@ def _after_brace_header(code: str, entry_point: str, language: str) -> str | Non
     return None
 
 
-def continuation(answer: str, language: str, entry_point: str) -> str:
-    """What follows the entry point's header in the answer's code (see the module docstring)."""
+def continuation(answer: str, language: str, entry_point: str, prefix: str = "") -> str:
+    """What follows the header of the function ``prefix`` ends with (else ``entry_point``'s) in the answer's code.
+
+    The name comes from the code base when it can: a few HumanEvalPack problems name their
+    ``entry_point`` differently from the function their prompt declares.
+    """
+    entry_point = (defined_name(prefix, language) if prefix else "") or entry_point
     code = code_of(answer, entry_point)
     if not entry_point:
         return code

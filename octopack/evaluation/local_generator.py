@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument, OctopackError
-from octopack.evaluation.sources import GenerationParams, GenerationRequest
+from octopack.evaluation.sources import GenerationParams, GenerationRequest, longest_first
 
 log = logging.getLogger(__name__)
 
 MAX_STOPS = 16
+#: transformers patches torch globally while it builds a model (meta-device init): one load at a time.
+_LOADING = threading.Lock()
 
 
 class LocalGenerator:
-    """Generations from ``model`` on this machine's CPU or GPU, ``max_batch_size`` rows per forward pass."""
+    """Generations from ``model`` on this machine's CPU or GPU, ``max_batch_size`` rows per forward pass.
+
+    ``threads`` sets torch's intra-op threads of this process (when a server on the same machine
+    generates at the same time, sharing the cores beats oversubscribing them).
+    """
 
     raw = False
     describes = True
@@ -37,6 +44,7 @@ class LocalGenerator:
         seed: int | None = None,
         registry: Any = None,
         on_generated: Callable[[int], None] | None = None,
+        threads: int = 0,
     ) -> None:
         try:
             from octopack.models.resolve import resolve_model
@@ -46,8 +54,13 @@ class LocalGenerator:
             raise FailedPrecondition(
                 f"--model-path needs the train extra (torch, transformers): pip install 'octopack[train]' ({exc})"
             ) from exc
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)  # this process's intra-op threads (0 keeps torch's choice)
         path, self.model = resolve_model(model, registry)
-        self.engine = GenerationEngine.load(path, device=device)
+        with _LOADING:
+            self.engine = GenerationEngine.load(path, device=device)
         self.batcher = ContinuousBatcher(self.engine, max_batch_size, max_prompt_tokens=self.engine.max_positions)
         self.seed = seed
         self.on_generated = on_generated
@@ -88,7 +101,14 @@ class LocalGenerator:
         return [r.text for r in rows[0]]
 
     async def _all(self, requests: Sequence[GenerationRequest], params: GenerationParams) -> list[list[str]]:
-        return list(await asyncio.gather(*(self._one(r, params, i) for i, r in enumerate(requests))))
+        # Tasks queue their rows in creation order: longest prompts first (see longest_first).
+        tasks = {i: asyncio.ensure_future(self._one(requests[i], params, i)) for i in longest_first(requests)}
+        try:
+            await asyncio.gather(*tasks.values())
+        finally:
+            for task in tasks.values():
+                task.cancel()
+        return [tasks[i].result() for i in range(len(requests))]
 
     def generate(self, requests: Sequence[GenerationRequest], params: GenerationParams) -> list[list[str]]:
         """One list of ``params.n`` generations per request, in request order (all queued at once)."""

@@ -15,7 +15,7 @@ import grpc
 
 from octopack.common.client import auth_metadata, error_from_rpc, sync_channel
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound, OctopackError, Unavailable
-from octopack.evaluation.sources import GenerationParams, GenerationRequest
+from octopack.evaluation.sources import GenerationParams, GenerationRequest, longest_first
 from octopack.inference.v1 import inference_pb2 as pb
 from octopack.inference.v1 import inference_pb2_grpc
 
@@ -179,10 +179,10 @@ class ModelGenerator:
         if not self._checked:
             self.check()
         with ThreadPoolExecutor(self.concurrency) as pool:
-            futures = [pool.submit(self._one, r, params, i) for i, r in enumerate(requests)]
+            futures = {i: pool.submit(self._one, requests[i], params, i) for i in longest_first(requests)}
             try:
-                return [f.result() for f in futures]
+                return [futures[i].result() for i in range(len(requests))]
             except BaseException:
-                for f in futures:
+                for f in futures.values():
                     f.cancel()
                 raise

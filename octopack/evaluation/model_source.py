@@ -35,6 +35,8 @@ class ModelSource:
     seed: int | None = None
     #: Chat API only: send the code base as the start of the answer (vLLM's ``continue_final_message``).
     prefill: bool = False
+    #: In-process only: torch's intra-op threads (0 = torch's default, every core).
+    threads: int = 0
 
     def check(self) -> None:
         chosen = [name for name, value in (("--model HOST:PORT", self.endpoint),
@@ -75,7 +77,8 @@ def open_generator(source: ModelSource, token: str | None = None) -> Any:
     if source.model_path:
         from octopack.evaluation.local_generator import LocalGenerator
 
-        return LocalGenerator(source.model_path, max_batch_size=source.concurrency, seed=source.seed)
+        return LocalGenerator(source.model_path, max_batch_size=source.concurrency, seed=source.seed,
+                              threads=source.threads)
     from octopack.evaluation.model_generator import ModelGenerator
 
     return ModelGenerator(source.endpoint, token, concurrency=source.concurrency, seed=source.seed,

@@ -37,7 +37,7 @@ from octopack.common.errors import (
     Unavailable,
 )
 from octopack.evaluation.chat import continuation
-from octopack.evaluation.sources import GenerationParams, GenerationRequest
+from octopack.evaluation.sources import GenerationParams, GenerationRequest, longest_first
 
 log = logging.getLogger(__name__)
 
@@ -232,17 +232,17 @@ class OpenAIGenerator:
         texts = [str((c.get("message") or {}).get("content") or "") for c in choices]
         if request.stage != "code" or (self.prefill and request.chat.prefix.strip()):
             return texts
-        return [continuation(t, request.language, request.entry_point) for t in texts]
+        return [continuation(t, request.language, request.entry_point, request.chat.prefix) for t in texts]
 
     def generate(self, requests: Sequence[GenerationRequest], params: GenerationParams) -> list[list[str]]:
         """One list of ``params.n`` generations per request, in request order."""
         if not self._checked:
             self.check()
         with ThreadPoolExecutor(self.concurrency) as pool:
-            futures = [pool.submit(self._one, r, params, i) for i, r in enumerate(requests)]
+            futures = {i: pool.submit(self._one, requests[i], params, i) for i in longest_first(requests)}
             try:
-                return [f.result() for f in futures]
+                return [futures[i].result() for i in range(len(requests))]
             except BaseException:
-                for f in futures:
+                for f in futures.values():
                     f.cancel()
                 raise

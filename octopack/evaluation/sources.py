@@ -61,6 +61,19 @@ class GenerationRequest:
     entry_point: str = ""
 
 
+def longest_first(requests: Sequence[GenerationRequest]) -> list[int]:
+    """Indices of ``requests`` by prompt length, longest first.
+
+    Generators submit in this order so a batching engine prefills prompts of similar length
+    together (less padding) and the batch ends on the short ones.
+    """
+    def size(i: int) -> int:
+        chat = requests[i].chat
+        return len(requests[i].prompt) if chat is None else len(chat.user) + len(chat.prefix)
+
+    return sorted(range(len(requests)), key=lambda i: -size(i))
+
+
 class Generator(Protocol):
     """Anything that answers prompts with ``params.n`` generations each.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from octopack.evaluation.chat import code_of, continuation
+from octopack.evaluation.chat import code_of, continuation, defined_name
 
 
 def test_the_block_that_names_the_function_is_taken() -> None:
@@ -47,3 +47,20 @@ def test_without_the_definition_the_code_is_kept() -> None:
     assert continuation("```python\nreturn 42\n```", "python", "f") == "return 42\n"
     assert continuation("I cannot help with that.", "go", "F") == "I cannot help with that."
     assert continuation("anything", "python", "") == "anything"
+
+
+def test_the_name_comes_from_the_code_base() -> None:
+    # Rust/61 declares correct_bracketing_parenthesis but names its entry point correct_bracketing.
+    prefix = "\nuse std::cmp;\nfn main(){}\n/* doc */\nfn correct_bracketing_parenthesis(bkts:&str) -> bool{\n"
+    assert defined_name(prefix, "rust") == "correct_bracketing_parenthesis"
+    answer = "```rust\nfn correct_bracketing_parenthesis(bkts: &str) -> bool {\n    true\n}\n```"
+    assert continuation(answer, "rust", "correct_bracketing", prefix) == "\n    true\n}\n"
+    assert defined_name("fn compare_one<'a>(a:&'a dyn Any) -> RtnType<String,f64,i32>{\n", "rust") == "compare_one"
+    assert defined_name("import (\n)\n// F(x) is\nfunc Longest(strings []string) interface{}{\n", "go") == "Longest"
+    assert defined_name("bool is_p(string s){\n    for (int i=0;i<2;i++) {\n    }\n}\nint f(int x){\n", "cpp") == "f"
+    assert defined_name("from typing import List\n\n\ndef g(x):\n    pass\n\ndef f(x: int) -> int:\n", "python") == "f"
+
+
+def test_go_interface_return_type() -> None:
+    answer = "```go\nfunc Longest(strings []string) interface{} {\n    return nil\n}\n```"
+    assert continuation(answer, "go", "Longest") == "\n    return nil\n}\n"

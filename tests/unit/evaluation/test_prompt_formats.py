@@ -107,3 +107,15 @@ def test_unknown_format() -> None:
         check_format("alpaca")
     with pytest.raises(InvalidArgument):
         render("x", None, "y", "alpaca")  # type: ignore[arg-type]
+
+
+def test_the_docs_show_what_each_format_renders() -> None:
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "evaluation.md").read_text()
+    section = docs.split("The other formats, each shown for", 1)[1].split("\n## ", 1)[0]
+    shown = dict(re.findall(r"^`([a-z0-9-]+)`[^\n]*:\n\n```\n(.*?)\n```", section, re.S | re.M))
+    assert set(shown) == set(FORMATS) - {"chat"}
+    for fmt, text in shown.items():
+        assert text == render("Write a Python function `inc(x)` that returns x + 1.", None, "def inc(x):\n", fmt), fmt
