@@ -6,6 +6,7 @@ import re
 
 from octopack.common.errors import InvalidArgument
 from octopack.common.vocabulary import LANGUAGES, STAGE_KINDS, TASKS
+from octopack.evaluation.prompts import FORMATS
 from octopack.jobs.v1 import jobs_pb2
 
 K = jobs_pb2.StageKind
@@ -83,8 +84,18 @@ def validate(spec: jobs_pb2.JobSpec, idempotency_key: str = "") -> None:
 
 
 def _validate_evaluate(e: jobs_pb2.EvaluateConfig, has_serve: bool) -> None:
-    if not has_serve and not e.endpoint:
-        raise _bad("evaluate.endpoint", "required when the job has no serve stage")
+    sources = [name for name in ("endpoint", "openai_base_url", "model_path") if getattr(e, name)]
+    if not has_serve and not sources:
+        raise _bad("evaluate.endpoint", "required when the job has no serve stage (or openai_base_url, model_path)")
+    if len(sources) > 1:
+        raise _bad(f"evaluate.{sources[1]}", f"give one of endpoint, openai_base_url, model_path; got {', '.join(sources)}")
+    if e.openai_base_url and not e.model:
+        raise _bad("evaluate.model", "required with openai_base_url (the model id the server serves)")
+    if e.model and not e.openai_base_url:
+        raise _bad("evaluate.model", "applies to openai_base_url only (use model_path for an in-process model)")
+    if e.prompt_format and e.prompt_format not in FORMATS:
+        raise _bad("evaluate.prompt_format", f"unknown format {e.prompt_format!r}; use one of {', '.join(FORMATS)}")
+    _non_negative(e, "evaluate", ["concurrency"])
     for i, lang in enumerate(e.languages):
         if lang not in LANGUAGES:
             raise _bad(f"evaluate.languages[{i}]", f"unknown language {lang!r}; use one of {', '.join(LANGUAGES)}")
