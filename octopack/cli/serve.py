@@ -93,7 +93,6 @@ async def _serve_plain(settings: ServeSettings, console: Any, hint: str) -> None
     config = uvicorn.Config(http_app(core), host=settings.host, port=settings.http_port, log_level="warning",
                             lifespan="off")
     http = uvicorn.Server(config)
-    http.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # this loop owns the signals
     task = asyncio.create_task(http.serve())
     while not http.started:
         if task.done():
@@ -102,6 +101,7 @@ async def _serve_plain(settings: ServeSettings, console: Any, hint: str) -> None
             raise OSError(f"the HTTP server could not bind {settings.host}:{settings.http_port}")
         await asyncio.sleep(0.05)
     console.print(f"serving on {running.address} (gRPC)\n{_http_lines(settings)}\n  {hint}")
+    # Installed after uvicorn's own handlers, so this loop decides how both servers stop.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

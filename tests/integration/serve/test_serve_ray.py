@@ -116,3 +116,26 @@ def test_openai_api_through_the_serve_proxy(serve_app) -> None:
     with pytest.raises(openai.BadRequestError) as err:  # the tiny model has no chat template
         client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
     assert "chat template" in err.value.body["message"]
+
+
+def test_eval_names_the_serve_application(serve_app) -> None:
+    """Last in this module: it deploys a second application, then deletes both."""
+    from ray import serve
+
+    from octopack.common.errors import FailedPrecondition, NotFound
+    from octopack.evaluation.model_generator import ModelGenerator
+    from octopack.ray_jobs.serve.app import build_app
+
+    address = f"127.0.0.1:{serve_app.port}"
+    ModelGenerator(address).check()  # one application: Serve routes to it without metadata
+    other = serve_app.model_copy(update={"app_name": "other", "replica_cpus": 0.25})
+    serve.run(build_app(other), name="other", route_prefix="/other")
+    with pytest.raises(FailedPrecondition, match=r"2 applications \(.*octopack-inference.*other.*--application NAME"):
+        ModelGenerator(address).check()
+    ModelGenerator(address, application="other").check()
+    with pytest.raises(NotFound, match="no Ray Serve application 'nope'; it has"):
+        ModelGenerator(address, application="nope").check()
+    serve.delete("other")
+    serve.delete(serve_app.app_name)
+    with pytest.raises(FailedPrecondition, match="Ray Serve proxy with no application deployed"):
+        ModelGenerator(address).check()
