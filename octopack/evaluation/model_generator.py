@@ -9,13 +9,12 @@ the language's stop sequences travel with every request.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
 from octopack.common.client import auth_metadata, error_from_rpc, sync_channel
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound, OctopackError, Unavailable
-from octopack.evaluation.sources import GenerationParams, GenerationRequest, longest_first
+from octopack.evaluation.sources import GenerationParams, GenerationRequest, fan_out
 from octopack.inference.v1 import inference_pb2 as pb
 from octopack.inference.v1 import inference_pb2_grpc
 
@@ -178,11 +177,4 @@ class ModelGenerator:
         """One list of ``params.n`` generations per request, in request order."""
         if not self._checked:
             self.check()
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            futures = {i: pool.submit(self._one, requests[i], params, i) for i in longest_first(requests)}
-            try:
-                return [futures[i].result() for i in range(len(requests))]
-            except BaseException:
-                for f in futures.values():
-                    f.cancel()
-                raise
+        return fan_out(requests, self.concurrency, lambda request, i: self._one(request, params, i))

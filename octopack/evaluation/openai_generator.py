@@ -24,7 +24,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from octopack.common.errors import (
@@ -37,7 +36,7 @@ from octopack.common.errors import (
     Unavailable,
 )
 from octopack.evaluation.chat import continuation
-from octopack.evaluation.sources import GenerationParams, GenerationRequest, longest_first
+from octopack.evaluation.sources import GenerationParams, GenerationRequest, fan_out
 
 log = logging.getLogger(__name__)
 
@@ -238,11 +237,4 @@ class OpenAIGenerator:
         """One list of ``params.n`` generations per request, in request order."""
         if not self._checked:
             self.check()
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            futures = {i: pool.submit(self._one, requests[i], params, i) for i in longest_first(requests)}
-            try:
-                return [futures[i].result() for i in range(len(requests))]
-            except BaseException:
-                for f in futures.values():
-                    f.cancel()
-                raise
+        return fan_out(requests, self.concurrency, lambda request, i: self._one(request, params, i))

@@ -7,7 +7,8 @@ reference solutions all answer the same call, so they feed one scoring path.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -72,6 +73,24 @@ def longest_first(requests: Sequence[GenerationRequest]) -> list[int]:
         return len(requests[i].prompt) if chat is None else len(chat.user) + len(chat.prefix)
 
     return sorted(range(len(requests)), key=lambda i: -size(i))
+
+
+def fan_out(
+    requests: Sequence[GenerationRequest], concurrency: int,
+    one: Callable[[GenerationRequest, int], list[str]],
+) -> list[list[str]]:
+    """``one(request, index)`` for every request, ``concurrency`` at a time, longest prompts first.
+
+    Answers come back in request order; the first failure cancels what has not started.
+    """
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        futures = {i: pool.submit(one, requests[i], i) for i in longest_first(requests)}
+        try:
+            return [futures[i].result() for i in range(len(requests))]
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
 
 
 class Generator(Protocol):
