@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument, OctopackError
-from octopack.evaluation.sources import GenerationParams, GenerationRequest, longest_first
+from octopack.evaluation.sources import GenerationParams, GenerationRequest, function_end, longest_first
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class LocalGenerator:
                 temperature=params.temperature, top_p=params.top_p, n=params.n,
                 stop=list(dict.fromkeys(request.stop))[:MAX_STOPS],
                 seed=None if self.seed is None else self.seed + 1000 * index, limits=limits,
+                function_end=function_end(request, params),
             )
             rows = await self.batcher.generate(job)
         except InvalidArgument as exc:

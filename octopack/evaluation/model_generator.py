@@ -14,7 +14,7 @@ import grpc
 
 from octopack.common.client import auth_metadata, error_from_rpc, sync_channel
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound, OctopackError, Unavailable
-from octopack.evaluation.sources import GenerationParams, GenerationRequest, fan_out
+from octopack.evaluation.sources import GenerationParams, GenerationRequest, fan_out, function_end
 from octopack.inference.v1 import inference_pb2 as pb
 from octopack.inference.v1 import inference_pb2_grpc
 
@@ -156,6 +156,7 @@ class ModelGenerator:
             top_p=params.top_p,
             n=params.n,
             stop=list(dict.fromkeys(request.stop))[:MAX_STOPS],
+            stop_at_function_end=function_end(request, params),
         )
         if self.seed is not None:
             sampling.seed = self.seed + 1000 * index

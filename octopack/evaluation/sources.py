@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from octopack.common.vocabulary import LANGUAGES, TASK_ID_PREFIXES
 from octopack.evaluation.dataset import Problem, load_problems
+from octopack.evaluation.postprocess import function_end_rule
 
 Stage = Literal["describe", "code"]
 Reference = Literal["canonical", "buggy"]
@@ -30,6 +31,10 @@ class GenerationParams:
     max_new_tokens: int = 512
     #: Extra stop sequences for every request (each request also carries its language's).
     stop: tuple[str, ...] = ()
+    #: Stop generating code once its first function is complete, as the reference harness does (the
+    #: post-processing would cut there anyway; it saves the tokens after it). Generators that can:
+    #: the gRPC endpoint and the in-process model; the OpenAI API has no such field.
+    stop_at_function_end: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,13 @@ class GenerationRequest:
     chat: ChatTurn | None = None
     #: The function the answer defines (to find it in a chat answer).
     entry_point: str = ""
+
+
+def function_end(request: GenerationRequest, params: GenerationParams) -> str:
+    """The engine's stop rule for ``request`` ("" for descriptions, or when ``params`` turn it off)."""
+    if not params.stop_at_function_end or request.stage != "code":
+        return ""
+    return function_end_rule(request.language)
 
 
 def longest_first(requests: Sequence[GenerationRequest]) -> list[int]:

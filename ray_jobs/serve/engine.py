@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from octopack.ray_jobs.serve import kvcache
-from octopack.ray_jobs.serve.params import Sampling
+from octopack.ray_jobs.serve.params import Sampling, function_complete
 
 #: Called with (new text, finish reason or None) as a row's text grows; runs on the engine's thread.
 Sink = Callable[[str, str | None], None]
@@ -258,6 +258,8 @@ class GenerationEngine:
                 if at != -1:
                     row.text = row.text[:at]
                     return "stop"
+            if sampling.function_end and function_complete(row.text, sampling.function_end):
+                return "stop"
             if row.spec.sink is not None and len(row.text) - row.hold > row.emitted:
                 upto = len(row.text) - row.hold
                 row.spec.sink(row.text[row.emitted : upto], None)
