@@ -55,6 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--prompt-format", default="octocoder", choices=FORMATS,
                    help="how prompts are written (docs/evaluation.md); chat: the model's chat template / chat API")
+    p.add_argument(
+        "--scoring", default="harness", choices=("harness", "corrected"),
+        help="harness: assemble and judge as bigcode-evaluation-harness (default, comparable with published "
+        "scores); corrected: with the project's fixes (docs/evaluation.md)",
+    )
+    p.add_argument(
+        "--compare-semantics", action="store_true",
+        help="also judge under the other scoring and list the problems whose verdicts differ",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="first N problems per language")
     p.add_argument(
         "--executor", metavar="HOST:PORT", help="a running executor (default: start one in-process)"
@@ -192,6 +201,8 @@ async def _evaluate(args: argparse.Namespace, languages: list[str]) -> Evaluatio
                 window=args.concurrency,
                 on_total=lambda n: progress.update(bar, total=n, description=f"{args.task}: running"),
                 on_result=lambda _r: progress.advance(bar),
+                scoring=args.scoring,
+                compare=args.compare_semantics,
             )
 
 

@@ -111,10 +111,13 @@ class CrawlConfig(_message.Message):
     LANGUAGES_FIELD_NUMBER: _builtins.int
     LICENSES_FIELD_NUMBER: _builtins.int
     BRANCH_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
     max_commits: _builtins.int
     """per repository; 0 = all"""
     branch: _builtins.str
     """branch to walk; empty = each repository's HEAD"""
+    profile: _builtins.str
+    """data profile: "paper" (empty, the default) or "improved" (docs/commits.md)"""
     @_builtins.property
     def repositories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """local paths or git URLs; at least one"""
@@ -135,10 +138,11 @@ class CrawlConfig(_message.Message):
         languages: _abc.Iterable[_builtins.str] | None = ...,
         licenses: _abc.Iterable[_builtins.str] | None = ...,
         branch: _builtins.str = ...,
+        profile: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "repositories", b"repositories"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "profile", b"profile", "repositories", b"repositories"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -283,6 +287,7 @@ class EvaluateConfig(_message.Message):
     SAMPLES_FIELD_NUMBER: _builtins.int
     TEMPERATURE_FIELD_NUMBER: _builtins.int
     MAX_NEW_TOKENS_FIELD_NUMBER: _builtins.int
+    SCORING_FIELD_NUMBER: _builtins.int
     OPENAI_BASE_URL_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
     API_KEY_ENV_FIELD_NUMBER: _builtins.int
@@ -302,6 +307,8 @@ class EvaluateConfig(_message.Message):
     """0 = greedy"""
     max_new_tokens: _builtins.int
     """0 = 256"""
+    scoring: _builtins.str
+    """"harness" (empty, the default) or "corrected" (docs/evaluation.md)"""
     openai_base_url: _builtins.str
     """Instead of the gRPC endpoint: an OpenAI-compatible server (vLLM, TGI, llama.cpp, octopack serve), e.g.
     "http://host:8000/v1"; needs model.
@@ -332,6 +339,7 @@ class EvaluateConfig(_message.Message):
         samples: _builtins.int = ...,
         temperature: _builtins.float = ...,
         max_new_tokens: _builtins.int = ...,
+        scoring: _builtins.str = ...,
         openai_base_url: _builtins.str = ...,
         model: _builtins.str = ...,
         api_key_env: _builtins.str = ...,
@@ -342,7 +350,7 @@ class EvaluateConfig(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key_env", b"api_key_env", "baseline_model", b"baseline_model", "concurrency", b"concurrency", "endpoint", b"endpoint", "languages", b"languages", "limit", b"limit", "max_new_tokens", b"max_new_tokens", "model", b"model", "model_path", b"model_path", "openai_base_url", b"openai_base_url", "prompt_format", b"prompt_format", "samples", b"samples", "task", b"task", "temperature", b"temperature"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key_env", b"api_key_env", "baseline_model", b"baseline_model", "concurrency", b"concurrency", "endpoint", b"endpoint", "languages", b"languages", "limit", b"limit", "max_new_tokens", b"max_new_tokens", "model", b"model", "model_path", b"model_path", "openai_base_url", b"openai_base_url", "prompt_format", b"prompt_format", "samples", b"samples", "scoring", b"scoring", "task", b"task", "temperature", b"temperature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
