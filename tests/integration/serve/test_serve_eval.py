@@ -79,18 +79,30 @@ def test_grpc_openai_and_in_process_generations_agree(plain_server) -> None:
     from octopack.evaluation.model_generator import ModelGenerator
     from octopack.evaluation.openai_generator import OpenAIGenerator
 
+    import dataclasses
+
+    from octopack.evaluation.postprocess import clean_continuation
+
     requests, params = _requests("octocoder")
+    plain = dataclasses.replace(params, stop_at_function_end=False)
     grpc_gen = ModelGenerator(plain_server.grpc_address)
     local = LocalGenerator(str(plain_server.model), max_batch_size=8)
     try:
-        over_grpc = grpc_gen.generate(requests, params)
-        over_http = OpenAIGenerator(plain_server.base_url, "tiny").generate(requests, params)
-        in_process = local.generate(requests, params)
+        over_grpc = grpc_gen.generate(requests, plain)
+        over_http = OpenAIGenerator(plain_server.base_url, "tiny").generate(requests, plain)
+        in_process = local.generate(requests, plain)
+        # The function-end stop (the OpenAI API has no such field) cuts the same text short.
+        grpc_stopped = grpc_gen.generate(requests, params)
+        local_stopped = local.generate(requests, params)
     finally:
         grpc_gen.close()
         local.close()
     assert over_grpc == over_http == in_process
     assert all(len(g) == 1 for g in over_grpc)
+    assert grpc_stopped == local_stopped
+    for request, stopped, full in zip(requests, grpc_stopped, over_grpc, strict=True):
+        assert full[0].startswith(stopped[0])
+        assert clean_continuation(stopped[0], request.language) == clean_continuation(full[0], request.language)
 
 
 def test_chat_format_in_process_uses_the_template(plain_server) -> None:
