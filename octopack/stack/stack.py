@@ -126,6 +126,12 @@ class Stack:
                 ray, "start", "--head", "--block", "--node-ip-address", s.host, "--port", str(port),
                 "--num-cpus", str(s.ray_cpus), "--disable-usage-stats", "--dashboard-host", s.host, "--dashboard-port", str(dash),
                 "--temp-dir", f"/tmp/ray-octopack-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}",
+                # The agents' ports, picked here: Ray's fixed default (52365) collides between two clusters on
+                # one machine, and ports the agents pick themselves the raylet waits for only about 15 s,
+                # which a loaded machine misses ("The current node timed out during startup").
+                *[arg for flag in ("--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+                                   "--metrics-export-port", "--runtime-env-agent-port")
+                  for arg in (flag, str(process.free_port()))],
             ]
             # Ray workers inherit the head's environment: stage code in them needs the S3 settings.
             env = {**self.s3_env(comps), "RAY_AUTH_MODE": "disabled"}
