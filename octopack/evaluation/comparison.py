@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.table import Table
 
 from octopack.common.vocabulary import DISPLAY_NAMES
-from octopack.evaluation.results import EvaluationResult
+from octopack.evaluation.results import EvaluationResult, save_chart
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,4 @@ def plot_comparison(
     ax.set_ylim(0, min(110.0, top * 1.25 + 5))
     problems = tuned_by[names[0]].problems if names else 0
     ax.set_title(f"HumanEvalPack {task}: pass@1, {problems} problems per language", fontsize=11)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
-    fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"pass_at_1_{task}_compare.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_chart(fig, ax, out_dir / f"pass_at_1_{task}_compare.png")
