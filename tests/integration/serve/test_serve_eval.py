@@ -75,12 +75,11 @@ def _requests(fmt: str, limit: int = 3):
 
 
 def test_grpc_openai_and_in_process_generations_agree(plain_server) -> None:
+    import dataclasses
+
     from octopack.evaluation.local_generator import LocalGenerator
     from octopack.evaluation.model_generator import ModelGenerator
     from octopack.evaluation.openai_generator import OpenAIGenerator
-
-    import dataclasses
-
     from octopack.evaluation.postprocess import clean_continuation
 
     requests, params = _requests("octocoder")
