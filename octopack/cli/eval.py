@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from octopack.common.errors import InvalidArgument
 from octopack.common.vocabulary import LANGUAGES
+from octopack.evaluation.prompts import FORMATS
 
 if TYPE_CHECKING:
     from octopack.evaluation.dataset import Problem
+    from octopack.evaluation.model_source import ModelSource
     from octopack.evaluation.results import EvaluationResult
     from octopack.evaluation.sources import GenerationParams, Generator
 
@@ -39,12 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--reference", choices=("canonical", "buggy"), help="score the dataset's own solutions"
     )
     source.add_argument(
-        "--model", metavar="HOST:PORT", help="generate with a served model (octopack serve) and score it"
+        "--model", metavar="HOST:PORT|NAME",
+        help="generate with a served model: its gRPC HOST:PORT (octopack serve), or with --openai-base-url "
+        "the model id",
     )
+    source.add_argument(
+        "--model-path", metavar="DIR|default|NAME@vN", help="generate with a model loaded in this process (no server)"
+    )
+    _model_flags(p)
     p.add_argument(
         "--raw", action="store_true", help="samples are finished bodies: skip the stop/function cut"
     )
-    p.add_argument("--prompt-format", default="octocoder", choices=("octocoder", "completion"))
+    p.add_argument("--prompt-format", default="octocoder", choices=FORMATS,
+                   help="how prompts are written (docs/evaluation.md); chat: the model's chat template / chat API")
     p.add_argument(
         "--scoring", default="harness", choices=("harness", "corrected"),
         help="harness: assemble and judge as bigcode-evaluation-harness (default, comparable with published "
@@ -74,16 +84,61 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    """Flags of the model a generating source talks to."""
+    p.add_argument("--openai-base-url", metavar="URL",
+                   help="an OpenAI-compatible server (vLLM, TGI, llama.cpp, octopack serve: http://HOST:8000/v1); "
+                   "needs --model NAME")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable with the API key (default OPENAI_API_KEY if set)")
+    p.add_argument("--application", default="", metavar="NAME",
+                   help="the Ray Serve application behind --model HOST:PORT when the proxy serves several")
+    p.add_argument("--requests", type=int, default=32, metavar="N",
+                   help="requests in flight to the server, or rows per forward pass with --model-path (default 32)")
+    p.add_argument("--seed", type=int, help="sampling seed (reproducible samples at temperature > 0)")
+    p.add_argument("--chat-prefill", action="store_true",
+                   help="chat API: start the answer with the code base (vLLM's continue_final_message)")
+
+
+def model_source(args: argparse.Namespace) -> ModelSource | None:
+    """The model the arguments name (None for --samples and --reference)."""
+    from octopack.evaluation.model_source import ModelSource
+
+    if args.openai_base_url and args.model_path:
+        raise InvalidArgument("--openai-base-url and --model-path exclude each other: choose one model")
+    if args.openai_base_url and not args.model:
+        raise InvalidArgument("--openai-base-url needs --model NAME (the id GET /v1/models lists)")
+    if args.model is None and args.model_path is None:
+        if args.openai_base_url or args.api_key_env or args.application or args.chat_prefill:
+            raise InvalidArgument("--openai-base-url, --api-key-env, --application and --chat-prefill need a model "
+                                  "(--model or --model-path)")
+        return None
+    openai = bool(args.openai_base_url)
+    source = ModelSource(
+        endpoint="" if openai or args.model is None else args.model,
+        application=args.application,
+        openai_base_url=args.openai_base_url or "",
+        model=args.model if openai else "",
+        api_key_env=args.api_key_env or "",
+        model_path=args.model_path or "",
+        concurrency=args.requests,
+        seed=args.seed,
+        prefill=args.chat_prefill,
+    )
+    source.check()
+    return source
+
+
 def _generator(args: argparse.Namespace, problems: dict[str, list[Problem]]) -> tuple[Generator, str]:
     """The source of generations the arguments name, and how results.json calls it."""
     from octopack.evaluation.sources import ReferenceGenerator, SamplesGenerator, read_samples
 
     if args.samples is not None:
         return SamplesGenerator(read_samples(args.samples), raw=args.raw), f"samples {args.samples.name}"
-    if args.model is not None:
-        from octopack.evaluation.model_generator import ModelGenerator
+    source = model_source(args)
+    if source is not None:
+        from octopack.evaluation.model_source import open_generator
 
-        return ModelGenerator(args.model), f"model at {args.model}"
+        return open_generator(source), source.describe()
     flat = [p for ps in problems.values() for p in ps]
     return ReferenceGenerator(flat, args.reference), f"{args.reference} reference"
 
@@ -127,7 +182,9 @@ async def _evaluate(args: argparse.Namespace, languages: list[str]) -> Evaluatio
     problems = select_problems(languages, args.limit)
     generator, source = _generator(args, problems)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns) as progress:
+    with contextlib.ExitStack() as closing, Progress(*columns) as progress:
+        if hasattr(generator, "close"):
+            closing.callback(generator.close)
         bar = progress.add_task(f"{args.task}: generating", total=None)
         async with (
             executor_at(args.executor) as address,
@@ -152,7 +209,6 @@ async def _evaluate(args: argparse.Namespace, languages: list[str]) -> Evaluatio
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from octopack.common.errors import InvalidArgument
     from octopack.evaluation.results import plot_pass_at_1, results_table, write_results
     from octopack.evaluation.sources import all_languages
 

@@ -32,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from octopack.stack.discovery import apply_stack_defaults
+
     setup_logging()
+    # After 'octopack up', every command finds the stack's S3 settings (the environment wins).
+    apply_stack_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

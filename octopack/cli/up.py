@@ -33,7 +33,8 @@ def up(args: argparse.Namespace) -> int:
     console.print("  octopack run            # the default job; 'octopack down' stops everything", highlight=False)
     env = stack.s3_env()
     if env:
-        console.print("S3 settings for the data commands (octopack crawl, filter, datasets, train):")
+        console.print("the data commands (octopack crawl, filter, datasets, train) run from this directory find the "
+                      "S3 settings by themselves ('octopack ps' shows them); elsewhere:")
         console.print("  export " + " ".join(f"{k}={v}" for k, v in env.items()), soft_wrap=True, highlight=False)
     return 0
 
@@ -51,13 +52,29 @@ def status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from octopack.stack import process
+    from octopack.stack.discovery import find_stack
     from octopack.stack.stack import Stack
 
+    console = Console()
     stack = Stack()
     table = Table("component", "pid", "address", "state", "log")
     for name, comp in stack.load().items():
         state = "healthy" if process.alive(comp.pid) and stack._healthy(comp) else (
             "running" if process.alive(comp.pid) else "dead")
         table.add_row(name, str(comp.pid), comp.address, state, comp.log)
-    Console().print(table)
+    console.print(table)
+    found = find_stack(stack.settings)
+    if found is None:
+        console.print(f"no running stack in {stack.dir} ('octopack up' starts one)")
+        return 0
+    if found.s3:
+        import os
+
+        console.print("S3 settings of the data commands (crawl, filter, datasets, train):")
+        for key, value in found.s3.items():
+            current = os.environ.get(key) or value
+            origin = "from the stack" if current == value else "from the environment"
+            console.print(f"  {key}={current}  ({origin})", highlight=False, soft_wrap=True)
+    console.print("service addresses: " + ", ".join(f"{n} {a}" for n, a in found.addresses.items() if n != "s3"),
+                  highlight=False, soft_wrap=True)
     return 0

@@ -34,6 +34,11 @@ STOP_SEQUENCES: dict[str, tuple[str, ...]] = {
 _OPEN_BRACES = {"java": 2, "js": 1, "go": 1, "cpp": 1, "rust": 1}
 
 
+def function_end_rule(language: str) -> str:
+    """How a generator stops once the first function is complete (the harness's check; see first_function)."""
+    return "indent" if language == "python" else f"braces:{_OPEN_BRACES[language]}"
+
+
 def stop_sequences(language: str) -> tuple[str, ...]:
     """The language's stop sequences plus the end-of-text token (pass them to a generator too)."""
     return (*STOP_SEQUENCES[language], END_OF_TEXT)

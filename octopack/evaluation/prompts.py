@@ -34,8 +34,47 @@ if TYPE_CHECKING:
 Task = Literal["synthesize", "fix", "explain"]
 TASKS: tuple[Task, ...] = get_args(Task)
 
-PromptFormat = Literal["octocoder", "completion"]
+PromptFormat = Literal[
+    "octocoder", "completion", "chat", "instruct", "octogeex", "starchat", "starcodercommit",
+    "instructcodet5p", "wizardcoder", "codellama", "codellama-70b", "tulu", "zephyr", "yi", "codegemma",
+    "deepseek", "aurora-m",
+]
 FORMATS: tuple[PromptFormat, ...] = get_args(PromptFormat)
+
+#: The reference harness's templates for instruction-tuned models: ``{q}`` is the question
+#: (instruction, then a newline and the context when there is one), ``{base}`` the code the
+#: answer starts with. Formats in :data:`_STRIPPED_QUESTION` strip the question first;
+#: ``instruct`` puts the context before the instruction.
+TEMPLATES: dict[str, str] = {
+    "instruct": "{q}\n\n{base}",
+    "octogeex": "Question: {q}\n\nAnswer:\n{base}",
+    "starchat": "<|system|>\n<|end|>\n<|user|>\n{q}<|end|>\n<|assistant|>\n{base}",
+    "starcodercommit": "<commit_before><commit_msg>{q}<commit_after>{base}",
+    "instructcodet5p": (
+        "Below is an instruction that describes a task. Write a response that appropriately completes "
+        "the request.\n\n### Instruction:\n{q}\n\n### Response:{base}"
+    ),
+    "wizardcoder": (
+        "Below is an instruction that describes a task. Write a response that appropriately completes "
+        "the request.\n\n### Instruction:\n{q}\n\n### Response:\n{base}"
+    ),
+    "codellama": "[INST] {q} [/INST] {base}",
+    "codellama-70b": "Source: user\n\n {q} Source: assistant\nDestination: user \n\n{base}",
+    "tulu": "<|user|>\n{q}\n<|assistant|>\n{base}",
+    "zephyr": "<|user|>\n{q}</s>\n<|assistant|>\n{base}",
+    "yi": "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n{base}",
+    "codegemma": "<start_of_turn>user\n{q}<end_of_turn>\n<start_of_turn>model\n{base}",
+    "deepseek": (
+        "You are an AI programming assistant, utilizing the Deepseek Coder model, developed by Deepseek "
+        "Company, and you only answer questions related to computer science. For politically sensitive "
+        "questions, security and privacy issues, and other non-computer science questions, you will refuse "
+        "to answer\n### Instruction:\n{q}\n### Response:\n{base}"
+    ),
+    "aurora-m": "### Instruction:\n{q}\n### Response:\n{base}",
+}
+_STRIPPED_QUESTION = ("octogeex", "codellama", "codellama-70b", "deepseek")
+#: Stop sequences a format adds to the language's (its end-of-turn marker).
+FORMAT_STOPS: dict[str, tuple[str, ...]] = {"starchat": ("<|end|>",)}
 
 RUST_MAIN = "fn main(){}\n"
 
@@ -78,21 +117,46 @@ def code_base(problem: Problem, task: Task) -> str:
     return problem.prompt
 
 
+def question(instruction: str, context: str | None, fmt: PromptFormat = "octocoder") -> str:
+    """The question of a prompt: the instruction and, on the next line, the context (``instruct``:
+    context first). It is the user turn of the ``chat`` format."""
+    if context is None:
+        return instruction
+    if fmt in ("instruct", "completion"):
+        return f"{context}\n{instruction}"
+    return f"{instruction}\n{context}"
+
+
 def render(instruction: str, context: str | None, base: str, fmt: PromptFormat = "octocoder") -> str:
     """Put the parts together in ``fmt`` and strip the result.
 
     ``completion`` is the format for base (not instruction-tuned) models: Synthesize
     without context is just the code base; with context it is context, instruction,
-    a blank line and the code base.
+    a blank line and the code base. ``chat`` needs the model's chat template, which only
+    the generator has (see :class:`~octopack.evaluation.sources.ChatTurn`): its text here is
+    the question, a blank line and the code base, what a template-less reader would see.
     """
     if fmt == "octocoder":
-        question = instruction if context is None else f"{instruction}\n{context}"
-        return f"Question: {question}\n\nAnswer:\n{base}".strip()
+        asked = instruction if context is None else f"{instruction}\n{context}"
+        return f"Question: {asked}\n\nAnswer:\n{base}".strip()
     if fmt == "completion":
         if context is None:
             return base.strip()
         return f"{context}\n{instruction}\n\n{base}".strip()
+    if fmt == "chat":
+        return f"{question(instruction, context, fmt)}\n\n{base}".strip()
+    if fmt in TEMPLATES:
+        q = question(instruction, context, fmt)
+        q = q.strip() if fmt in _STRIPPED_QUESTION else q
+        return TEMPLATES[fmt].format(q=q, base=base).strip()
     raise InvalidArgument(f"prompt format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+
+
+def check_format(fmt: str) -> PromptFormat:
+    """Return ``fmt`` as a :data:`PromptFormat` or raise a clear error."""
+    if fmt not in FORMATS:
+        raise InvalidArgument(f"prompt format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    return fmt  # type: ignore[return-value]
 
 
 def synthesize_prompt(problem: Problem, fmt: PromptFormat = "octocoder") -> Prompt:

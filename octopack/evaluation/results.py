@@ -304,10 +304,16 @@ def plot_pass_at_1(result: EvaluationResult, out_dir: Path) -> Path:
     ax.set_ylabel("pass@1 (%)")
     ax.set_ylim(0, 110)
     ax.set_title(f"HumanEvalPack {result.task}: pass@1 per language", fontsize=11)
+    return save_chart(fig, ax, out_dir / f"pass_at_1_{result.task}.png")
+
+
+def save_chart(fig: Any, ax: Any, path: Path) -> Path:
+    """Put the legend under a bar chart and write it to ``path`` as PNG (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"pass_at_1_{result.task}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

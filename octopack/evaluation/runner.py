@@ -23,7 +23,15 @@ from octopack.evaluation.postprocess import (
     stop_sequences,
 )
 from octopack.evaluation.programs import SCORINGS, Scoring, assemble_programs, check_scoring
-from octopack.evaluation.prompts import PromptFormat, Task, code_prompt, describe_prompt
+from octopack.evaluation.prompts import (
+    FORMAT_STOPS,
+    Prompt,
+    PromptFormat,
+    Task,
+    code_prompt,
+    describe_prompt,
+    question,
+)
 from octopack.evaluation.results import (
     EvaluationResult,
     LanguageResult,
@@ -32,7 +40,7 @@ from octopack.evaluation.results import (
     Verdict,
     stderr_head,
 )
-from octopack.evaluation.sources import GenerationParams, GenerationRequest, Generator
+from octopack.evaluation.sources import ChatTurn, GenerationParams, GenerationRequest, Generator
 from octopack.executor.v1 import executor_pb2
 
 __all__ = [
@@ -70,10 +78,13 @@ def program_id(task_id: str, sample: int) -> str:
 
 
 def _request(
-    problem: Problem, task: Task, stage: str, prompt: str, params: GenerationParams
+    problem: Problem, task: Task, stage: str, prompt: Prompt, params: GenerationParams, fmt: PromptFormat
 ) -> GenerationRequest:
-    stop = (*stop_sequences(problem.language), *params.stop)
-    return GenerationRequest(problem.task_id, problem.language, task, stage, prompt, stop)  # type: ignore[arg-type]
+    stop = (*stop_sequences(problem.language), *FORMAT_STOPS.get(fmt, ()), *params.stop)
+    chat = ChatTurn(question(prompt.instruction, prompt.context, fmt), prompt.prompt_base) if fmt == "chat" else None
+    return GenerationRequest(
+        problem.task_id, problem.language, task, stage, prompt.text, stop, chat, problem.entry_point,  # type: ignore[arg-type]
+    )
 
 
 def _call(
@@ -94,38 +105,38 @@ def _generate_code(
     """Generations that are code, for every problem (blocking: run it in a thread)."""
     if task == "explain" and generator.describes:
         # Step 1: n descriptions per problem; step 2: one rewrite per description.
-        steps = [describe_prompt(p, fmt).text for p in problems]
+        steps = [describe_prompt(p, fmt) for p in problems]
         described = _call(
             generator,
-            [_request(p, task, "describe", s, params) for p, s in zip(problems, steps, strict=True)],
+            [_request(p, task, "describe", s, params, fmt) for p, s in zip(problems, steps, strict=True)],
             params,
         )
         owners: list[Problem] = []
-        prompts: list[str] = []
+        prompts: list[Prompt] = []
         for problem, step, texts in zip(problems, steps, described, strict=True):
             for text in texts:
                 owners.append(problem)
                 prompts.append(
-                    code_prompt(problem, task, fmt, postprocess_description(problem, text, step)).text
+                    code_prompt(problem, task, fmt, postprocess_description(problem, text, step.text))
                 )
         single = dataclasses.replace(params, n=1)
         rewrites = _call(
             generator,
-            [_request(p, task, "code", s, single) for p, s in zip(owners, prompts, strict=True)],
+            [_request(p, task, "code", s, single, fmt) for p, s in zip(owners, prompts, strict=True)],
             single,
         )
         by_id: dict[str, Sampled] = {p.task_id: Sampled(p, [], []) for p in problems}
         for problem, prompt, answer in zip(owners, prompts, rewrites, strict=True):
             by_id[problem.task_id].generations.append(answer[0])
-            by_id[problem.task_id].prompts.append(prompt)
+            by_id[problem.task_id].prompts.append(prompt.text)
         return list(by_id.values())
-    texts = [code_prompt(p, task, fmt).text for p in problems]
+    built = [code_prompt(p, task, fmt) for p in problems]
     answers = _call(
         generator,
-        [_request(p, task, "code", t, params) for p, t in zip(problems, texts, strict=True)],
+        [_request(p, task, "code", t, params, fmt) for p, t in zip(problems, built, strict=True)],
         params,
     )
-    return [Sampled(p, a, [t] * len(a)) for p, t, a in zip(problems, texts, answers, strict=True)]
+    return [Sampled(p, a, [t.text] * len(a)) for p, t, a in zip(problems, built, answers, strict=True)]
 
 
 def build_programs(

@@ -7,7 +7,8 @@ reference solutions all answer the same call, so they feed one scoring path.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -15,6 +16,7 @@ from typing import Literal, Protocol
 from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from octopack.common.vocabulary import LANGUAGES, TASK_ID_PREFIXES
 from octopack.evaluation.dataset import Problem, load_problems
+from octopack.evaluation.postprocess import function_end_rule
 
 Stage = Literal["describe", "code"]
 Reference = Literal["canonical", "buggy"]
@@ -29,6 +31,23 @@ class GenerationParams:
     max_new_tokens: int = 512
     #: Extra stop sequences for every request (each request also carries its language's).
     stop: tuple[str, ...] = ()
+    #: Stop generating code once its first function is complete, as the reference harness does (the
+    #: post-processing would cut there anyway; it saves the tokens after it). Generators that can:
+    #: the gRPC endpoint and the in-process model; the OpenAI API has no such field.
+    stop_at_function_end: bool = True
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """A prompt of the ``chat`` format: the question as the user turn, the answer starting with ``prefix``.
+
+    A generator with the model's tokenizer renders ``template(user) + prefix`` and continues it; a
+    chat API answers the user turn, and the answer's code is aligned to ``prefix``
+    (:func:`octopack.evaluation.chat.continuation`).
+    """
+
+    user: str
+    prefix: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,48 @@ class GenerationRequest:
     stage: Stage
     prompt: str
     stop: tuple[str, ...] = ()
+    #: Set for the ``chat`` format; ``prompt`` is then only its template-free text.
+    chat: ChatTurn | None = None
+    #: The function the answer defines (to find it in a chat answer).
+    entry_point: str = ""
+
+
+def function_end(request: GenerationRequest, params: GenerationParams) -> str:
+    """The engine's stop rule for ``request`` ("" for descriptions, or when ``params`` turn it off)."""
+    if not params.stop_at_function_end or request.stage != "code":
+        return ""
+    return function_end_rule(request.language)
+
+
+def longest_first(requests: Sequence[GenerationRequest]) -> list[int]:
+    """Indices of ``requests`` by prompt length, longest first.
+
+    Generators submit in this order so a batching engine prefills prompts of similar length
+    together (less padding) and the batch ends on the short ones.
+    """
+    def size(i: int) -> int:
+        chat = requests[i].chat
+        return len(requests[i].prompt) if chat is None else len(chat.user) + len(chat.prefix)
+
+    return sorted(range(len(requests)), key=lambda i: -size(i))
+
+
+def fan_out(
+    requests: Sequence[GenerationRequest], concurrency: int,
+    one: Callable[[GenerationRequest, int], list[str]],
+) -> list[list[str]]:
+    """``one(request, index)`` for every request, ``concurrency`` at a time, longest prompts first.
+
+    Answers come back in request order; the first failure cancels what has not started.
+    """
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        futures = {i: pool.submit(one, requests[i], i) for i in longest_first(requests)}
+        try:
+            return [futures[i].result() for i in range(len(requests))]
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
 
 
 class Generator(Protocol):

@@ -125,10 +125,13 @@ class Stack:
             argv = [
                 ray, "start", "--head", "--block", "--node-ip-address", s.host, "--port", str(port),
                 "--num-cpus", str(s.ray_cpus), "--disable-usage-stats", "--dashboard-host", s.host, "--dashboard-port", str(dash),
-                # Ray's fixed defaults (client 10001, agent 52365) collide with a second cluster on the machine.
-                "--ray-client-server-port", str(process.free_port()),
-                "--dashboard-agent-listen-port", str(process.free_port()),
                 "--temp-dir", f"/tmp/ray-octopack-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}",
+                # Every port picked here: Ray's fixed defaults (client 10001, agent 52365) collide with a second
+                # cluster on the machine, and ports the agents pick themselves the raylet waits for only about
+                # 15 s, which a loaded machine misses ("The current node timed out during startup").
+                *[arg for flag in ("--ray-client-server-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+                                   "--metrics-export-port", "--runtime-env-agent-port")
+                  for arg in (flag, str(process.free_port()))],
             ]
             # Ray workers inherit the head's environment: stage code in them needs the S3 settings.
             env = {**self.s3_env(comps), **self.ray_env()}

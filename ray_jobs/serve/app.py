@@ -2,14 +2,15 @@
 
 gRPC methods are the deployment's methods named after the RPCs of
 ``octopack.inference.v1.InferenceService``; Serve's proxy routes to them and serves
-reflection. HTTP: ``POST /generate`` with the GenerateRequest as JSON, ``GET /stats``.
-Bad requests become INVALID_ARGUMENT (HTTP 400) through :func:`_status`: Serve has no
-server interceptor, so this is the one place that maps domain errors for it.
+reflection. HTTP (:mod:`octopack.ray_jobs.serve.http`): the OpenAI-compatible
+``/v1/completions``, ``/v1/chat/completions`` and ``/v1/models``, ``POST /generate`` with the
+GenerateRequest as JSON and ``GET /stats``. Bad gRPC requests become INVALID_ARGUMENT through
+:func:`_status`: Serve has no server interceptor, so this is the one place that maps domain
+errors for it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,6 @@ from octopack.ray_jobs.serve.settings import ServeSettings
 log = logging.getLogger(__name__)
 
 SERVICER_FUNCTION = "octopack.inference.v1.inference_pb2_grpc.add_InferenceServiceServicer_to_server"
-_HTTP_STATUS = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "FAILED_PRECONDITION": 412, "RESOURCE_EXHAUSTED": 429}
 
 
 def _status(context: Any, exc: OctopackError) -> None:
@@ -39,12 +39,14 @@ class InferenceDeployment:
     def __init__(self, settings: dict[str, Any], s3: Any = None) -> None:
         from octopack.common.logging import setup_logging
         from octopack.ray_jobs.serve.core import InferenceCore
+        from octopack.ray_jobs.serve.http import HttpFront
         from octopack.ray_jobs.serve.validation import rules
 
         setup_logging()
         parsed = ServeSettings(**settings)
         self.core = InferenceCore(parsed, s3)
         self.rules = rules(parsed)  # Serve's proxy has no interceptor: the edge checks run here
+        self.http = HttpFront(self.core, self.rules)
 
     async def Generate(self, request: pb.GenerateRequest, grpc_context: Any = None) -> pb.GenerateResponse:
         try:
@@ -70,23 +72,8 @@ class InferenceDeployment:
         return self.core.stats()
 
     async def __call__(self, http_request: Any) -> Any:
-        from google.protobuf import json_format
-        from starlette.responses import JSONResponse
-
-        path = http_request.url.path.rstrip("/")
-        if path.endswith("/stats"):
-            return JSONResponse(json_format.MessageToDict(self.core.stats()))
-        if not path.endswith("/generate") or http_request.method != "POST":
-            return JSONResponse({"error": "use POST /generate or GET /stats"}, status_code=404)
-        try:
-            message = json_format.Parse(await http_request.body(), pb.GenerateRequest())
-            self.rules.check(message)
-            response = await self.core.generate(message)
-        except json_format.ParseError as exc:
-            return JSONResponse({"error": f"body is not a GenerateRequest: {exc}"}, status_code=400)
-        except OctopackError as exc:
-            return JSONResponse({"error": exc.message}, status_code=_HTTP_STATUS.get(exc.code, 500))
-        return JSONResponse(json.loads(json_format.MessageToJson(response)))
+        """HTTP: the OpenAI-compatible API, ``POST /generate`` and ``GET /stats`` (see :mod:`.http`)."""
+        return await self.http.handle(http_request)
 
 
 def build_app(settings: ServeSettings, s3: Any = None) -> Any:

@@ -56,6 +56,9 @@ class StreamEvent:
     sample_index: int
     text: str
     finish_reason: str | None
+    #: Set on a sample's last event (the one with a finish reason).
+    num_tokens: int = 0
+    prompt_tokens: int = 0
 
 
 class ContinuousBatcher:
@@ -96,6 +99,10 @@ class ContinuousBatcher:
                 specs.append(RowSpec(ids, sampling, seed, sink_for(p, j), (p, j)))
         return specs
 
+    def check(self, request: GenerationRequest) -> None:
+        """Raise what :meth:`generate` would raise for the request's prompts (too long), without queueing."""
+        self._specs(request, lambda p, j: None)
+
     async def generate(self, request: GenerationRequest) -> list[list[RowResult]]:
         """All samples of every prompt: ``result[prompt][sample]``."""
         loop = asyncio.get_running_loop()
@@ -116,16 +123,27 @@ class ContinuousBatcher:
         """Text pieces of every sample as they are decoded (interleaved across samples)."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        # A sample's last piece waits for its result (same engine thread, right after) to carry the counts.
+        tails: dict[tuple[int, int], str] = {}
 
         def sink_for(p: int, j: int) -> Any:
             def sink(text: str, reason: str | None) -> None:
-                _post(loop, events, StreamEvent(p, j, text, reason))
+                if reason is None:
+                    _post(loop, events, StreamEvent(p, j, text, None))
+                else:
+                    tails[(p, j)] = text
 
             return sink
 
+        def finished(result: RowResult) -> None:
+            p, j = result.tag
+            event = StreamEvent(p, j, tails.pop((p, j), ""), result.finish_reason, result.num_tokens,
+                                result.prompt_tokens)
+            _post(loop, events, event)
+
         specs = self._specs(request, sink_for)
         for spec in specs:
-            spec.tag = (spec.tag, None)
+            spec.tag = (spec.tag, finished)
         self._submit(specs)
         remaining = len(specs)
         while remaining:

@@ -22,6 +22,7 @@ def to_request(message: Any, limits: Limits) -> GenerationRequest:
         stop=list(params.stop),
         seed=params.seed if params.HasField("seed") else None,
         limits=limits,
+        function_end=params.stop_at_function_end,
     )
 
 

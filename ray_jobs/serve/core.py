@@ -44,6 +44,10 @@ class InferenceCore:
         self.batcher = ContinuousBatcher(
             self.engine, settings.max_batch_size, settings.batch_wait_ms / 1000, settings.max_prompt_tokens
         )
+        #: Names the OpenAI API answers to; the first is the model's id in GET /v1/models.
+        self.served_names = tuple(dict.fromkeys(
+            n for n in (settings.served_name or self.model_name, self.model_name, settings.model) if n
+        ))
         log.info("serving %s on %s (batch <= %d)", self.model_name, self.engine.device, settings.max_batch_size)
 
     async def generate(self, message: Any) -> Any:

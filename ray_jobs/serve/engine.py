@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from octopack.ray_jobs.serve import kvcache
-from octopack.ray_jobs.serve.params import Sampling
+from octopack.ray_jobs.serve.params import Sampling, function_complete
 
 #: Called with (new text, finish reason or None) as a row's text grows; runs on the engine's thread.
 Sink = Callable[[str, str | None], None]
@@ -102,6 +102,27 @@ class GenerationEngine:
 
     def encode(self, prompt: str) -> list[int]:
         return list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+    def chat_prompt(
+        self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True,
+        continue_final_message: bool = False,
+    ) -> str:
+        """``messages`` through the tokenizer's chat template, as text (FailedPrecondition without one)."""
+        from octopack.common.errors import FailedPrecondition, InvalidArgument
+
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise FailedPrecondition(
+                "this model's tokenizer has no chat template: use /v1/completions (or the octocoder prompt "
+                "format) instead of the chat API"
+            )
+        try:
+            text = self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=add_generation_prompt,
+                continue_final_message=continue_final_message,
+            )
+        except Exception as exc:  # jinja2 errors and the template's own raise_exception()
+            raise InvalidArgument(f"the model's chat template rejected the messages: {exc}") from exc
+        return str(text)
 
     @torch.inference_mode()
     def prefill(self, specs: Sequence[RowSpec]) -> tuple[DecodeBatch | None, list[RowResult]]:
@@ -237,6 +258,8 @@ class GenerationEngine:
                 if at != -1:
                     row.text = row.text[:at]
                     return "stop"
+            if sampling.function_end and function_complete(row.text, sampling.function_end):
+                return "stop"
             if row.spec.sink is not None and len(row.text) - row.hold > row.emitted:
                 upto = len(row.text) - row.hold
                 row.spec.sink(row.text[row.emitted : upto], None)

@@ -7,12 +7,14 @@ with seed ``s`` uses seed ``s + j``, so the n samples differ but are reproducibl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from octopack.common.errors import InvalidArgument
 
 MAX_STOPS = 16
+_FUNCTION_END = re.compile(r"indent|braces:[1-9]")
 MAX_STOP_CHARS = 256
 
 
@@ -35,6 +37,8 @@ class Sampling:
     n: int
     stop: tuple[str, ...]
     seed: int | None
+    #: "" (off), "indent" or "braces:N": see :func:`function_complete`.
+    function_end: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ def validate(
     stop: Sequence[str],
     seed: int | None,
     limits: Limits,
+    function_end: str = "",
 ) -> GenerationRequest:
     """Check every field and fill defaults; raise InvalidArgument naming the field and the fix."""
     if not prompts:
@@ -78,6 +83,10 @@ def validate(
     for i, s in enumerate(stop):
         if not s or len(s) > MAX_STOP_CHARS:
             raise InvalidArgument(f"params.stop[{i}] must have 1..{MAX_STOP_CHARS} characters")
+    if function_end and _FUNCTION_END.fullmatch(function_end) is None:
+        raise InvalidArgument(
+            f"params.stop_at_function_end={function_end!r} must be empty, 'indent' or 'braces:N' with N in 1..9"
+        )
     sampling = Sampling(
         max_new_tokens=max_new_tokens or limits.default_max_new_tokens,
         temperature=float(temperature),
@@ -85,5 +94,19 @@ def validate(
         n=n or 1,
         stop=tuple(stop),
         seed=seed,
+        function_end=function_end,
     )
     return GenerationRequest(tuple(prompts), sampling)
+
+
+def function_complete(text: str, rule: str) -> bool:
+    """Whether a continuation holds a complete function under ``rule`` (the harness's check).
+
+    ``indent``: a non-empty line starts without indentation (Python: the function's body ended).
+    ``braces:N``: the braces balance, N of them having been open when the continuation started.
+    """
+    if rule == "indent":
+        return any(line.strip() and line[0] not in " \t" for line in text.split("\n"))
+    if rule.startswith("braces:"):
+        return text.count("{") + int(rule[7:]) <= text.count("}")
+    return False

@@ -16,8 +16,11 @@ class ServeSettings(ServerSettings):
     model_config = {"env_prefix": INFERENCE.prefix, "extra": "ignore"}
 
     port: int = Field(INFERENCE.port, ge=0, le=65535, description="gRPC port (Ray Serve's gRPC proxy or the plain server).")
-    http_port: int = Field(8000, ge=0, le=65535, description="Ray Serve HTTP port (POST /generate).")
+    http_port: int = Field(8000, ge=0, le=65535, description="HTTP port: the OpenAI API (/v1/...), POST /generate, GET /stats.")
     model: str = Field("default", description="Model to serve: 'default', a local HF folder or 'name[@vN]'.")
+    served_name: str = Field(
+        "", description="Model id of the OpenAI API (GET /v1/models, the 'model' field); empty = the resolved name."
+    )
     app_name: str = Field("octopack-inference", description="Ray Serve application name.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available.")
     torch_threads: int = Field(0, ge=0, description="torch intra-op threads per replica (0 = torch default).")

@@ -25,18 +25,38 @@ from octopack.common.validation import (
 from octopack.common.vocabulary import LANGUAGES, TASKS, check_commitpack_language, check_language
 from octopack.datasets.names import parse_ref
 from octopack.evaluation.programs import SCORINGS
+from octopack.evaluation.prompts import FORMATS
 from octopack.jobs.v1 import jobs_pb2
 
 #: Largest filter configuration (YAML); the paper's whole configuration is about 2 kB.
 MAX_CONFIG_CHARS = 64 * 1024
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?"
 _LICENSE = r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}"
+_ENV_VAR = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
 P = "octopack.jobs.v1."
 
 
 def _task(value: str) -> None:
     if value not in TASKS:
         raise ValueError(f"unknown task {value!r}; use one of {', '.join(TASKS)}")
+
+
+def _http_url(value: str) -> None:
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1].strip("/")) == 0:
+        raise ValueError(f"{value!r} is not an http(s) URL such as http://host:8000/v1")
+
+
+def _evaluate(e: jobs_pb2.EvaluateConfig, has_serve: bool) -> None:
+    """Where the generations come from: the serve stage or exactly one of three sources."""
+    sources = [name for name in ("endpoint", "openai_base_url", "model_path") if getattr(e, name)]
+    if not has_serve and not sources:
+        raise bad("evaluate.endpoint", "required when the job has no serve stage (or openai_base_url, model_path)")
+    if len(sources) > 1:
+        raise bad(f"evaluate.{sources[1]}", f"give one of endpoint, openai_base_url, model_path; got {', '.join(sources)}")
+    if e.openai_base_url and not e.model:
+        raise bad("evaluate.model", "required with openai_base_url (the model id the server serves)")
+    if e.model and not e.openai_base_url:
+        raise bad("evaluate.model", "applies to openai_base_url only (use model_path for an in-process model)")
 
 
 def _stages(spec: jobs_pb2.JobSpec) -> None:
@@ -55,8 +75,8 @@ def _stages(spec: jobs_pb2.JobSpec) -> None:
         raise bad("train.dataset", "required when the job has no filter stage")
     if "serve" in has and "train" not in has and not spec.serve.model:
         raise bad("serve.model", "required when the job has no train stage")
-    if "evaluate" in has and "serve" not in has and not spec.evaluate.endpoint:
-        raise bad("evaluate.endpoint", "required when the job has no serve stage")
+    if "evaluate" in has:
+        _evaluate(spec.evaluate, "serve" in has)
     r = spec.retry
     if r.multiplier and r.multiplier < 1:
         raise bad("retry.multiplier", "must be >= 1 (or 0 for the default 2)")
@@ -104,6 +124,13 @@ RULES = Rules(
         P + "EvaluateConfig.temperature": number(0, 2),
         P + "EvaluateConfig.max_new_tokens": number(0, 32_768),
         P + "EvaluateConfig.scoring": choice(SCORINGS, "scoring"),
+        P + "EvaluateConfig.openai_base_url": Rule(max_chars=2048, check=_http_url),
+        P + "EvaluateConfig.model": text(1024),
+        P + "EvaluateConfig.api_key_env": Rule(max_chars=128, pattern=_ENV_VAR, hint="an environment variable name"),
+        P + "EvaluateConfig.model_path": text(4096),
+        P + "EvaluateConfig.prompt_format": choice(FORMATS, "format"),
+        P + "EvaluateConfig.baseline_model": text(1024),
+        P + "EvaluateConfig.concurrency": number(0, 4096),
         P + "RetryPolicy.max_attempts": number(0, 20),
         P + "RetryPolicy.initial_backoff_seconds": number(0, 3600),
         P + "RetryPolicy.max_backoff_seconds": number(0, 86_400),

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%octopack/inference/v1/inference.proto\x12\x15octopack.inference.v1\"\x81\x01\n\x0eSamplingParams\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\x05\x12\x13\n\x0btemperature\x18\x02 \x01(\x02\x12\r\n\x05top_p\x18\x03 \x01(\x02\x12\t\n\x01n\x18\x04 \x01(\x05\x12\x0c\n\x04stop\x18\x05 \x03(\t\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_seed\"A\n\x06Sample\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rfinish_reason\x18\x02 \x01(\t\x12\x12\n\nnum_tokens\x18\x03 \x01(\x05\"S\n\nCompletion\x12.\n\x07samples\x18\x01 \x03(\x0b\x32\x1d.octopack.inference.v1.Sample\x12\x15\n\rprompt_tokens\x18\x02 \x01(\x05\"Y\n\x0fGenerateRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\x35\n\x06params\x18\x02 \x01(\x0b\x32%.octopack.inference.v1.SamplingParams\"Y\n\x10GenerateResponse\x12\x36\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32!.octopack.inference.v1.Completion\x12\r\n\x05model\x18\x02 \x01(\t\"_\n\x15GenerateStreamRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\x35\n\x06params\x18\x02 \x01(\x0b\x32%.octopack.inference.v1.SamplingParams\"i\n\x16GenerateStreamResponse\x12\x14\n\x0cprompt_index\x18\x01 \x01(\x05\x12\x14\n\x0csample_index\x18\x02 \x01(\x05\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x15\n\rfinish_reason\x18\x04 \x01(\t\"\x17\n\x15GetServerStatsRequest\"\x96\x02\n\x16GetServerStatsResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x11\n\tsequences\x18\x03 \x01(\x03\x12\x0f\n\x07\x62\x61tches\x18\x04 \x01(\x03\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\x05\x12R\n\x0b\x62\x61tch_sizes\x18\x06 \x03(\x0b\x32=.octopack.inference.v1.GetServerStatsResponse.BatchSizesEntry\x12\x18\n\x10generated_tokens\x18\x07 \x01(\x03\x1a\x31\n\x0f\x42\x61tchSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\xcf\x02\n\x10InferenceService\x12[\n\x08Generate\x12&.octopack.inference.v1.GenerateRequest\x1a\'.octopack.inference.v1.GenerateResponse\x12o\n\x0eGenerateStream\x12,.octopack.inference.v1.GenerateStreamRequest\x1a-.octopack.inference.v1.GenerateStreamResponse0\x01\x12m\n\x0eGetServerStats\x12,.octopack.inference.v1.GetServerStatsRequest\x1a-.octopack.inference.v1.GetServerStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%octopack/inference/v1/inference.proto\x12\x15octopack.inference.v1\"\x9f\x01\n\x0eSamplingParams\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\x05\x12\x13\n\x0btemperature\x18\x02 \x01(\x02\x12\r\n\x05top_p\x18\x03 \x01(\x02\x12\t\n\x01n\x18\x04 \x01(\x05\x12\x0c\n\x04stop\x18\x05 \x03(\t\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x1c\n\x14stop_at_function_end\x18\x07 \x01(\tB\x07\n\x05_seed\"A\n\x06Sample\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rfinish_reason\x18\x02 \x01(\t\x12\x12\n\nnum_tokens\x18\x03 \x01(\x05\"S\n\nCompletion\x12.\n\x07samples\x18\x01 \x03(\x0b\x32\x1d.octopack.inference.v1.Sample\x12\x15\n\rprompt_tokens\x18\x02 \x01(\x05\"Y\n\x0fGenerateRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\x35\n\x06params\x18\x02 \x01(\x0b\x32%.octopack.inference.v1.SamplingParams\"Y\n\x10GenerateResponse\x12\x36\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32!.octopack.inference.v1.Completion\x12\r\n\x05model\x18\x02 \x01(\t\"_\n\x15GenerateStreamRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\x35\n\x06params\x18\x02 \x01(\x0b\x32%.octopack.inference.v1.SamplingParams\"i\n\x16GenerateStreamResponse\x12\x14\n\x0cprompt_index\x18\x01 \x01(\x05\x12\x14\n\x0csample_index\x18\x02 \x01(\x05\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x15\n\rfinish_reason\x18\x04 \x01(\t\"\x17\n\x15GetServerStatsRequest\"\x96\x02\n\x16GetServerStatsResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x11\n\tsequences\x18\x03 \x01(\x03\x12\x0f\n\x07\x62\x61tches\x18\x04 \x01(\x03\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\x05\x12R\n\x0b\x62\x61tch_sizes\x18\x06 \x03(\x0b\x32=.octopack.inference.v1.GetServerStatsResponse.BatchSizesEntry\x12\x18\n\x10generated_tokens\x18\x07 \x01(\x03\x1a\x31\n\x0f\x42\x61tchSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\xcf\x02\n\x10InferenceService\x12[\n\x08Generate\x12&.octopack.inference.v1.GenerateRequest\x1a\'.octopack.inference.v1.GenerateResponse\x12o\n\x0eGenerateStream\x12,.octopack.inference.v1.GenerateStreamRequest\x1a-.octopack.inference.v1.GenerateStreamResponse0\x01\x12m\n\x0eGetServerStats\x12,.octopack.inference.v1.GetServerStatsRequest\x1a-.octopack.inference.v1.GetServerStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,25 +35,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSERVERSTATSRESPONSE_BATCHSIZESENTRY']._loaded_options = None
   _globals['_GETSERVERSTATSRESPONSE_BATCHSIZESENTRY']._serialized_options = b'8\001'
   _globals['_SAMPLINGPARAMS']._serialized_start=65
-  _globals['_SAMPLINGPARAMS']._serialized_end=194
-  _globals['_SAMPLE']._serialized_start=196
-  _globals['_SAMPLE']._serialized_end=261
-  _globals['_COMPLETION']._serialized_start=263
-  _globals['_COMPLETION']._serialized_end=346
-  _globals['_GENERATEREQUEST']._serialized_start=348
-  _globals['_GENERATEREQUEST']._serialized_end=437
-  _globals['_GENERATERESPONSE']._serialized_start=439
-  _globals['_GENERATERESPONSE']._serialized_end=528
-  _globals['_GENERATESTREAMREQUEST']._serialized_start=530
-  _globals['_GENERATESTREAMREQUEST']._serialized_end=625
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=627
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=732
-  _globals['_GETSERVERSTATSREQUEST']._serialized_start=734
-  _globals['_GETSERVERSTATSREQUEST']._serialized_end=757
-  _globals['_GETSERVERSTATSRESPONSE']._serialized_start=760
-  _globals['_GETSERVERSTATSRESPONSE']._serialized_end=1038
-  _globals['_GETSERVERSTATSRESPONSE_BATCHSIZESENTRY']._serialized_start=989
-  _globals['_GETSERVERSTATSRESPONSE_BATCHSIZESENTRY']._serialized_end=1038
-  _globals['_INFERENCESERVICE']._serialized_start=1041
-  _globals['_INFERENCESERVICE']._serialized_end=1376
+  _globals['_SAMPLINGPARAMS']._serialized_end=224
+  _globals['_SAMPLE']._serialized_start=226
+  _globals['_SAMPLE']._serialized_end=291
+  _globals['_COMPLETION']._serialized_start=293
+  _globals['_COMPLETION']._serialized_end=376
+  _globals['_GENERATEREQUEST']._serialized_start=378
+  _globals['_GENERATEREQUEST']._serialized_end=467
+  _globals['_GENERATERESPONSE']._serialized_start=469
+  _globals['_GENERATERESPONSE']._serialized_end=558
+  _globals['_GENERATESTREAMREQUEST']._serialized_start=560
+  _globals['_GENERATESTREAMREQUEST']._serialized_end=655
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=657
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=762
+  _globals['_GETSERVERSTATSREQUEST']._serialized_start=764
+  _globals['_GETSERVERSTATSREQUEST']._serialized_end=787
+  _globals['_GETSERVERSTATSRESPONSE']._serialized_start=790
+  _globals['_GETSERVERSTATSRESPONSE']._serialized_end=1068
+  _globals['_GETSERVERSTATSRESPONSE_BATCHSIZESENTRY']._serialized_start=1019
+  _globals['_GETSERVERSTATSRESPONSE_BATCHSIZESENTRY']._serialized_end=1068
+  _globals['_INFERENCESERVICE']._serialized_start=1071
+  _globals['_INFERENCESERVICE']._serialized_end=1406
 # @@protoc_insertion_point(module_scope)

@@ -31,6 +31,7 @@ class SamplingParams(_message.Message):
     N_FIELD_NUMBER: _builtins.int
     STOP_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    STOP_AT_FUNCTION_END_FIELD_NUMBER: _builtins.int
     max_new_tokens: _builtins.int
     """tokens to generate per sample; 0 = the server's default (256)"""
     temperature: _builtins.float
@@ -41,6 +42,12 @@ class SamplingParams(_message.Message):
     """samples per prompt; 0 = 1"""
     seed: _builtins.int
     """same seed, prompt and parameters => same samples"""
+    stop_at_function_end: _builtins.str
+    """Stop once the first function of the continuation is complete, as the HumanEvalPack harness stops
+    generating: "indent" at the first non-empty line that starts without indentation (Python),
+    "braces:N" when the braces balance with N already open (Java 2: class and method; 1 elsewhere).
+    The text is kept up to that point (finish_reason "stop"). Empty = off.
+    """
     @_builtins.property
     def stop(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """generation ends before the first of these strings (not included in the text)"""
@@ -54,10 +61,11 @@ class SamplingParams(_message.Message):
         n: _builtins.int = ...,
         stop: _abc.Iterable[_builtins.str] | None = ...,
         seed: _builtins.int | None = ...,
+        stop_at_function_end: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "max_new_tokens", b"max_new_tokens", "n", b"n", "seed", b"seed", "stop", b"stop", "temperature", b"temperature", "top_p", b"top_p"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "max_new_tokens", b"max_new_tokens", "n", b"n", "seed", b"seed", "stop", b"stop", "stop_at_function_end", b"stop_at_function_end", "temperature", b"temperature", "top_p", b"top_p"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015

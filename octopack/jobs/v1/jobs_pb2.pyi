@@ -288,6 +288,13 @@ class EvaluateConfig(_message.Message):
     TEMPERATURE_FIELD_NUMBER: _builtins.int
     MAX_NEW_TOKENS_FIELD_NUMBER: _builtins.int
     SCORING_FIELD_NUMBER: _builtins.int
+    OPENAI_BASE_URL_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    API_KEY_ENV_FIELD_NUMBER: _builtins.int
+    MODEL_PATH_FIELD_NUMBER: _builtins.int
+    PROMPT_FORMAT_FIELD_NUMBER: _builtins.int
+    BASELINE_MODEL_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_FIELD_NUMBER: _builtins.int
     endpoint: _builtins.str
     """inference endpoint host:port; empty = the serve stage's endpoint"""
     task: _builtins.str
@@ -302,6 +309,22 @@ class EvaluateConfig(_message.Message):
     """0 = 256"""
     scoring: _builtins.str
     """"harness" (empty, the default) or "corrected" (docs/evaluation.md)"""
+    openai_base_url: _builtins.str
+    """Instead of the gRPC endpoint: an OpenAI-compatible server (vLLM, TGI, llama.cpp, octopack serve), e.g.
+    "http://host:8000/v1"; needs model.
+    """
+    model: _builtins.str
+    """the model id at openai_base_url"""
+    api_key_env: _builtins.str
+    """the controller's environment variable holding that server's API key"""
+    model_path: _builtins.str
+    """instead of an endpoint: a model run in the controller ("default", NAME@vN)"""
+    prompt_format: _builtins.str
+    """octocoder (default), chat, completion, ... (docs/evaluation.md)"""
+    baseline_model: _builtins.str
+    """also evaluate this model in-process on the same problems ("default" = the base model)"""
+    concurrency: _builtins.int
+    """requests in flight to the endpoint, rows per batch in-process; 0 = 32"""
     @_builtins.property
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """python, js, java, go, cpp, rust; empty = all six"""
@@ -317,10 +340,17 @@ class EvaluateConfig(_message.Message):
         temperature: _builtins.float = ...,
         max_new_tokens: _builtins.int = ...,
         scoring: _builtins.str = ...,
+        openai_base_url: _builtins.str = ...,
+        model: _builtins.str = ...,
+        api_key_env: _builtins.str = ...,
+        model_path: _builtins.str = ...,
+        prompt_format: _builtins.str = ...,
+        baseline_model: _builtins.str = ...,
+        concurrency: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint", "languages", b"languages", "limit", b"limit", "max_new_tokens", b"max_new_tokens", "samples", b"samples", "scoring", b"scoring", "task", b"task", "temperature", b"temperature"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key_env", b"api_key_env", "baseline_model", b"baseline_model", "concurrency", b"concurrency", "endpoint", b"endpoint", "languages", b"languages", "limit", b"limit", "max_new_tokens", b"max_new_tokens", "model", b"model", "model_path", b"model_path", "openai_base_url", b"openai_base_url", "prompt_format", b"prompt_format", "samples", b"samples", "scoring", b"scoring", "task", b"task", "temperature", b"temperature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -514,12 +544,23 @@ class EvaluationResult(_message.Message):
     SCORES_FIELD_NUMBER: _builtins.int
     AVERAGE_PASS_AT_1_FIELD_NUMBER: _builtins.int
     RESULTS_URI_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    CHART_URI_FIELD_NUMBER: _builtins.int
     task: _builtins.str
     average_pass_at_1: _builtins.float
     results_uri: _builtins.str
     """results.json"""
+    source: _builtins.str
+    """what was evaluated (endpoint or model)"""
+    chart_uri: _builtins.str
+    """PNG chart of pass@1 per language (the baseline beside, when set)"""
     @_builtins.property
     def scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___LanguageScore]: ...
+    @_builtins.property
+    def baseline(self) -> Global___EvaluationResult:
+        """evaluate.baseline_model on the same problems, when set"""
+
     def __init__(
         self,
         *,
@@ -527,10 +568,13 @@ class EvaluationResult(_message.Message):
         scores: _abc.Iterable[Global___LanguageScore] | None = ...,
         average_pass_at_1: _builtins.float = ...,
         results_uri: _builtins.str = ...,
+        baseline: Global___EvaluationResult | None = ...,
+        source: _builtins.str = ...,
+        chart_uri: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_pass_at_1", b"average_pass_at_1", "results_uri", b"results_uri", "scores", b"scores", "task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_pass_at_1", b"average_pass_at_1", "baseline", b"baseline", "chart_uri", b"chart_uri", "results_uri", b"results_uri", "scores", b"scores", "source", b"source", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -98,3 +98,44 @@ def test_http_generate(serve_app) -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(urllib.request.Request(url, bad, method="POST"), timeout=60)
     assert err.value.code == 400
+
+
+def test_openai_api_through_the_serve_proxy(serve_app) -> None:
+    openai = pytest.importorskip("openai", reason="the openai client is in the dev extra")
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{serve_app.http_port}/v1", api_key="unused", max_retries=0,
+                           timeout=120)
+    name = client.models.list().data[0].id
+    assert name == str(serve_app.model)
+    reply = client.completions.create(model=name, prompt="def add(a, b):", max_tokens=6, temperature=0)
+    expected = _stub(serve_app).Generate(
+        pb.GenerateRequest(prompts=["def add(a, b):"], params=pb.SamplingParams(max_new_tokens=6)), timeout=120)
+    assert reply.choices[0].text == expected.completions[0].samples[0].text
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model=name, prompt="def add(a, b):", max_tokens=6, temperature=0, stream=True))
+    assert streamed == reply.choices[0].text
+    with pytest.raises(openai.BadRequestError) as err:  # the tiny model has no chat template
+        client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
+    assert "chat template" in err.value.body["message"]
+
+
+def test_eval_names_the_serve_application(serve_app) -> None:
+    """Last in this module: it deploys a second application, then deletes both."""
+    from ray import serve
+
+    from octopack.common.errors import FailedPrecondition, NotFound
+    from octopack.evaluation.model_generator import ModelGenerator
+    from octopack.ray_jobs.serve.app import build_app
+
+    address = f"127.0.0.1:{serve_app.port}"
+    ModelGenerator(address).check()  # one application: Serve routes to it without metadata
+    other = serve_app.model_copy(update={"app_name": "other", "replica_cpus": 0.25})
+    serve.run(build_app(other), name="other", route_prefix="/other")
+    with pytest.raises(FailedPrecondition, match=r"2 applications \(.*octopack-inference.*other.*--application NAME"):
+        ModelGenerator(address).check()
+    ModelGenerator(address, application="other").check()
+    with pytest.raises(NotFound, match="no Ray Serve application 'nope'; it has"):
+        ModelGenerator(address, application="nope").check()
+    serve.delete("other")
+    serve.delete(serve_app.app_name)
+    with pytest.raises(FailedPrecondition, match="Ray Serve proxy with no application deployed"):
+        ModelGenerator(address).check()

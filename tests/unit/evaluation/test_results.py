@@ -102,3 +102,12 @@ def test_problems_without_samples_report_no_scores() -> None:
     assert LanguageResult("python", ()).pass_at() == {}
     empty = EvaluationResult("fix", "s", "octocoder")
     assert to_json(empty)["average_pass@1"] is None
+
+
+def test_comparison_chart_is_a_png(tmp_path: Path) -> None:
+    from octopack.evaluation.comparison import plot_comparison, scores_of
+
+    scores = scores_of(sample_result())
+    path = plot_comparison(scores, scores, "base", "tuned", "fix", tmp_path / "out")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path == tmp_path / "out" / "pass_at_1_fix_compare.png"
