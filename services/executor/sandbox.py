@@ -65,7 +65,10 @@ class Sandbox:
             else settings.work_root
         )
         self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o755)
+        if self.root.stat().st_uid == os.geteuid():
+            # The slots' uid must traverse it; a root we do not own (a pod's emptyDir, mode 1777)
+            # is the platform's to set, and _check_reachable says when it does not do.
+            self.root.chmod(0o755)
         self._check_reachable()
         self._install_driver()
         self.isolation, first = self._probe()
