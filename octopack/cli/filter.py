@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,8 +15,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output dataset name (a new version is written)")
     p.add_argument("--tokenizer", default="", help="tokenizer.json or model folder (default: the default model's)")
     p.add_argument("--config", type=Path, default=None, help="YAML file: one section per rule (docs/commits.md)")
+    p.add_argument("--profile", choices=("paper", "improved"), default=None,
+                   help="paper: the original scripts' decisions (default); improved: every correction on")
+    p.add_argument("--with", dest="with_corrections", action="append", default=[], metavar="CORRECTION",
+                   help="turn one correction on (repeat; names in docs/commits.md)")
+    p.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
+                   help="turn one correction off (repeat)")
     p.add_argument("--ray-address", default="", help="run on Ray Data on this cluster")
     p.set_defaults(func=run)
+
+
+def apply_profile(config: Any, profile: str | None, on: list[str], off: list[str]) -> Any:
+    """``config`` with the command line's profile and corrections; unknown names are errors."""
+    from octopack.services.filter.config import FilterConfig, parse_config
+
+    doc = config.model_dump(mode="json")
+    if profile:
+        doc["profile"] = profile
+    doc["corrections"] = {**doc["corrections"], **dict.fromkeys(on, True), **dict.fromkeys(off, False)}
+    checked: FilterConfig = parse_config(json.dumps(doc), "command line")
+    return checked
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = FilterSettings()
     config = load_config(args.config) if args.config else FilterConfig()
+    config = apply_profile(config, args.profile, args.with_corrections, args.without_corrections)
     config.tokenizer = args.tokenizer or config.tokenizer or settings.tokenizer
     store = DatasetStore.from_settings(root=settings.datasets_root)
     filter_run = FilterRun(FilterRequest(args.source, args.out, config, args.ray_address), store)
@@ -51,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         raise errors[0]
     Console().print(filter_run.stats.render())
+    corrections = ", ".join(config.active_corrections()) or "none"
     console.print(f"{filter_run.stats.rows_out:,} of {filter_run.stats.rows_in:,} rows kept -> "
-                  f"[bold]{filter_run.output}[/bold]")
+                  f"[bold]{filter_run.output}[/bold] (profile {config.profile}; corrections: {corrections})")
     return 0

@@ -22,7 +22,8 @@ def request_from_spec(spec: pb.CrawlSpec, default_ray: str = "") -> CrawlRequest
     """A validated :class:`CrawlRequest`; bad fields raise :class:`InvalidArgument` naming them."""
     options: dict = {
         "branch": spec.branch, "since": spec.since, "until": spec.until, "max_commits": spec.max_commits,
-        "languages": tuple(spec.languages),
+        "languages": tuple(spec.languages), "profile": spec.profile or "paper",
+        "corrections": dict(spec.corrections),
     }
     if spec.all_licenses:
         options["licenses"] = ()
@@ -52,7 +53,8 @@ def crawl_to_proto(job: CrawlJob) -> pb.Crawl:
             since=request.options.since, until=request.options.until, max_commits=request.options.max_commits,
             licenses=list(request.options.licenses), languages=list(request.options.languages),
             ray_address=request.ray_address, fresh=request.fresh, max_file_bytes=request.options.max_file_bytes,
-            all_licenses=not request.options.licenses,
+            all_licenses=not request.options.licenses, profile=request.options.profile,
+            corrections=request.options.corrections,
         )
         progress = pb.CrawlProgress(
             repositories_total=p.repositories_total, repositories_done=p.repositories_done,

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 class VersionWriter(Protocol):
     def write(self, data: Any) -> Any: ...
-    def commit(self, *, filter_config: Any = None, stats: Any = None, extra: Any = None) -> Any: ...
+    def commit(
+        self, *, filter_config: Any = None, stats: Any = None, extra: Any = None, profile: str = ""
+    ) -> Any: ...
     def abort(self) -> Any: ...
 
 
@@ -169,7 +171,8 @@ class Crawl:
         with self.lock:
             self.progress.skipped.update(counts)
             self.progress.samples_written = written
-        manifest = writer.commit(stats=self.stats(seconds), extra={"crawl": self.extra()})
+        manifest = writer.commit(stats=self.stats(seconds), extra={"crawl": self.extra()},
+                                 profile=self.request.options.profile)
         with self.lock:
             self.progress.version = str(getattr(manifest, "version", manifest))
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from octopack.common.errors import InvalidArgument
 from octopack.filter.v1 import filter_pb2 as pb
-from octopack.services.filter.config import parse_config
+from octopack.services.filter.config import PROFILES, parse_config
 from octopack.services.filter.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, FilterJob
 from octopack.services.filter.run import FilterRequest
 from octopack.services.filter.stats import FilterStats
@@ -18,6 +19,10 @@ STATES = {
 
 def request_from_spec(spec: pb.FilterSpec, default_tokenizer: str = "", default_ray: str = "") -> FilterRequest:
     config = parse_config(spec.config_yaml, "spec.config_yaml")
+    if spec.profile:
+        if spec.profile not in PROFILES:
+            raise InvalidArgument(f"spec.profile: {spec.profile!r} is not a data profile; use {' or '.join(PROFILES)}")
+        config.profile = spec.profile  # type: ignore[assignment]
     if spec.tokenizer:
         config.tokenizer = spec.tokenizer
     elif not config.tokenizer:
@@ -41,7 +46,8 @@ def stats_to_proto(stats: FilterStats) -> pb.FilterStats:
 def run_to_proto(job: FilterJob) -> pb.FilterRun:
     run = job.work
     r = run.request
-    spec = pb.FilterSpec(source=r.source, out=r.out, tokenizer=run.tokenizer, ray_address=r.ray_address)
+    spec = pb.FilterSpec(source=r.source, out=r.out, tokenizer=run.tokenizer, ray_address=r.ray_address,
+                         profile=r.config.profile)
     with run.lock:
         stats = stats_to_proto(run.stats)
         done = run.rows_done

@@ -111,7 +111,8 @@ class FilterRun:
         stats = self.stats.to_dict()
         stats["seconds"] = round(time.perf_counter() - started, 3)
         manifest = writer.commit(filter_config=self.config_doc(), stats=stats,
-                                 extra={"filter": {"run_id": self.run_id, "input": self.manifest.ref}})
+                                 extra={"filter": {"run_id": self.run_id, "input": self.manifest.ref}},
+                                 profile=request.config.profile)
         self.output = manifest.ref
         return self.output
 
@@ -119,4 +120,5 @@ class FilterRun:
         doc = self.request.config.model_dump(mode="json")
         doc["tokenizer"] = self.tokenizer
         doc["rules"] = [f"{r.number}:{r.name}" for r in self.rules]
+        doc["active_corrections"] = self.request.config.active_corrections()
         return doc

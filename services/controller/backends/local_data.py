@@ -56,6 +56,7 @@ class CrawlRunner:
             max_commits=cfg.max_commits,
             languages=tuple(cfg.languages),
             licenses=tuple(cfg.licenses) or DEFAULT_LICENSES,
+            profile=cfg.profile or "paper",
         )
         request = CrawlRequest(list(cfg.repositories), name, options, ray_address=self.ray_address)
         crawl = Crawl(request, self.work_dir / ctx.job_id, workers=self.workers)

@@ -41,6 +41,7 @@ class RemoteCrawlRunner:
         spec = crawler_pb2.CrawlSpec(
             repositories=list(c.repositories), dataset=name, branch=c.branch, max_commits=c.max_commits,
             licenses=list(c.licenses), languages=list(c.languages), ray_address=self.ray_address,
+            profile=c.profile,
         )
         async with aio_channel(self.address) as channel:
             stub = crawler_pb2_grpc.CrawlerServiceStub(channel)

@@ -40,7 +40,8 @@ async def test_crawl_writes_a_version_and_records_bad_repositories(tmp_path: Pat
     try:
         async with grpc.aio.insecure_channel(running.address) as channel:
             stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
-            spec = pb.CrawlSpec(repositories=sources, dataset="commits", all_licenses=True)
+            # The oracle follows the improved profile (tests/oracles/original.py is the paper one's).
+            spec = pb.CrawlSpec(repositories=sources, dataset="commits", all_licenses=True, profile="improved")
             started = (await stub.StartCrawl(pb.StartCrawlRequest(spec=spec))).crawl
             assert started.state == pb.CRAWL_STATE_RUNNING
             seen = await _watch(stub, started.crawl_id)
@@ -61,6 +62,7 @@ async def test_crawl_writes_a_version_and_records_bad_repositories(tmp_path: Pat
             assert final.progress.samples_written == table.num_rows == len(expected)
             manifest = store.get_manifest(*parse_ref(final.output))
             assert manifest.extra["crawl"]["errors"] == errors
+            assert manifest.profile == final.spec.profile == "improved"
             assert manifest.lineage.stats is not None and manifest.lineage.stats["repositories_failed"] == 2
 
             # The same request again resumes from the per-repository checkpoints.
@@ -85,6 +87,8 @@ async def test_bad_requests_get_clear_errors(tmp_path: Path, s3_settings) -> Non
                 (pb.CrawlSpec(dataset="ok"), "repositories"),
                 (pb.CrawlSpec(repositories=["x"], dataset="ok", since="last week"), "since"),
                 (pb.CrawlSpec(repositories=["x"], dataset="ok", languages=["Klingon"]), "languages"),
+                (pb.CrawlSpec(repositories=["x"], dataset="ok", profile="best"), "spec.profile"),
+                (pb.CrawlSpec(repositories=["x"], dataset="ok", corrections={"nope": True}), "nope"),
             ]
             for spec, field in cases:
                 with pytest.raises(grpc.aio.AioRpcError) as err:
