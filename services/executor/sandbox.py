@@ -154,7 +154,7 @@ class Sandbox:
         if isolation.network_namespace:
             argv.append("--unshare-net")
         argv += ["--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID), "--cap-add", "CAP_SYS_ADMIN"]
-        argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        argv += ["--die-with-parent", "--new-session"]
         for path in self._read_only():
             argv += ["--ro-bind", path, path]
         for path in SYSTEM_LINKS:
