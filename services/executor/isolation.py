@@ -84,7 +84,7 @@ class Isolation:
                 True,
                 "mount namespace: the server's files and other programs' work directories are not there"
                 if ns
-                else "Landlock: nothing outside the system paths and the program's own work directory is readable",
+                else "Landlock: nothing outside the system paths and the program's own work directory is readable (a known path can still be stat-ed)",
             ),
             Protection(
                 "private_tmp",

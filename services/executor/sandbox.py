@@ -65,7 +65,10 @@ class Sandbox:
             else settings.work_root
         )
         self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o755)
+        if self.root.stat().st_uid == os.geteuid():
+            # The slots' uid must traverse it; a root we do not own (a pod's emptyDir, mode 1777)
+            # is the platform's to set, and _check_reachable says when it does not do.
+            self.root.chmod(0o755)
         self._check_reachable()
         self._install_driver()
         self.isolation, first = self._probe()
@@ -151,7 +154,7 @@ class Sandbox:
         if isolation.network_namespace:
             argv.append("--unshare-net")
         argv += ["--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID), "--cap-add", "CAP_SYS_ADMIN"]
-        argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        argv += ["--die-with-parent", "--new-session"]
         for path in self._read_only():
             argv += ["--ro-bind", path, path]
         for path in SYSTEM_LINKS:

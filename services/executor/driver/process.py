@@ -87,6 +87,12 @@ def limits(step: dict[str, Any], extra_tasks: int) -> dict[str, list[int]]:
     }
     if "nproc" in limits:
         limits["nproc"] = [n + extra_tasks for n in limits["nproc"]]
+    for name, pair in limits.items():
+        # Without CAP_SYS_RESOURCE no hard limit can be raised (a container's nproc ulimit): the
+        # step gets at most what the slot has, rather than failing to start.
+        _, ceiling = resource.getrlimit(LIMITS[name])
+        if ceiling != resource.RLIM_INFINITY:
+            limits[name] = [min(pair[0], ceiling), min(pair[1], ceiling)]
     return limits
 
 
