@@ -226,7 +226,7 @@ class LocalRayHead:
         """End the head's process group: SIGTERM (Ray's ``--block`` head then stops its cluster), then SIGKILL."""
         if self.pid is None:
             return
-        for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
             if not _group_alive(self.pid):
                 break
             with contextlib.suppress(ProcessLookupError):

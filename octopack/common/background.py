@@ -281,6 +281,15 @@ class DriverRuns(BackgroundRuns[D]):
                 self._spawn(job, work_id)
         return job
 
+    def start(self, work: D) -> BackgroundJob[D]:
+        """Record the run and launch its driver before returning (both durable), then follow it."""
+        with self.lock:
+            current = self.jobs.get(work.run_id)
+        if current is not None and self.same(current.work, work) and current.state in (RUNNING, SUCCEEDED):
+            return current
+        self._prepare(work)
+        return super().start(work)
+
     def cancel(self, work_id: str) -> BackgroundJob[D]:
         job = self.get(work_id)
         job.work.cancel_event.set()
@@ -289,6 +298,16 @@ class DriverRuns(BackgroundRuns[D]):
     def close(self) -> None:
         """Stop following runs; their drivers go on (a restarted service adopts them)."""
         self.stopping.set()
+
+    def _prepare(self, work: D) -> None:
+        doc, etag = self._record(work)
+        work.launches = int(doc.get("launches", 0))
+        result = self.records.get(work.run_id, "result")
+        if result is not None and result.get("state") == SUCCEEDED:
+            return
+        status = self.ray.status(submission_id(work.run_id, work.launches)) if work.launches else None
+        if status is None or status in ("FAILED", "STOPPED"):
+            self._launch(work, doc, etag)
 
     # -- one run ---------------------------------------------------------------------------------
     def _record(self, work: D) -> tuple[dict[str, Any], str]:

@@ -2,42 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 
 from octopack.crawler.v1 import crawler_pb2 as pb
 from octopack.crawler.v1 import crawler_pb2_grpc
 from octopack.services.crawler.convert import crawl_to_proto, request_from_spec
-from octopack.services.crawler.crawl import Crawl
-from octopack.services.crawler.jobs import CrawlJobs
+from octopack.services.crawler.runs import CrawlRuns
 
 
 class CrawlerServicer(crawler_pb2_grpc.CrawlerServiceServicer):
-    def __init__(self, jobs: CrawlJobs, work_dir: Path, workers: int, default_ray: str = "") -> None:
-        self.jobs = jobs
-        self.work_dir = work_dir
-        self.workers = workers
-        self.default_ray = default_ray
+    def __init__(self, runs: CrawlRuns) -> None:
+        self.runs = runs
 
     async def StartCrawl(self, request: pb.StartCrawlRequest, context: grpc.aio.ServicerContext) -> pb.StartCrawlResponse:
-        crawl = Crawl(request_from_spec(request.spec, self.default_ray), self.work_dir, self.workers)
-        return pb.StartCrawlResponse(crawl=crawl_to_proto(self.jobs.start(crawl)))
+        crawl = request_from_spec(request.spec)
+        job = await asyncio.to_thread(self.runs.begin, crawl, request.run_id)
+        return pb.StartCrawlResponse(crawl=crawl_to_proto(job))
 
     async def GetCrawl(self, request: pb.GetCrawlRequest, context: grpc.aio.ServicerContext) -> pb.GetCrawlResponse:
-        return pb.GetCrawlResponse(crawl=crawl_to_proto(self.jobs.get(request.crawl_id)))
+        return pb.GetCrawlResponse(crawl=crawl_to_proto(await asyncio.to_thread(self.runs.get, request.crawl_id)))
 
     async def WatchCrawl(
         self, request: pb.WatchCrawlRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchCrawlResponse]:
-        async for job in self.jobs.watch(request.crawl_id):
+        async for job in self.runs.watch(request.crawl_id):
             yield pb.WatchCrawlResponse(crawl=crawl_to_proto(job))
 
     async def ListCrawls(self, request: pb.ListCrawlsRequest, context: grpc.aio.ServicerContext) -> pb.ListCrawlsResponse:
-        return pb.ListCrawlsResponse(crawls=[crawl_to_proto(j) for j in self.jobs.list()])
+        return pb.ListCrawlsResponse(crawls=[crawl_to_proto(j) for j in self.runs.list()])
 
     async def CancelCrawl(
         self, request: pb.CancelCrawlRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelCrawlResponse:
-        return pb.CancelCrawlResponse(crawl=crawl_to_proto(self.jobs.cancel(request.crawl_id)))
+        return pb.CancelCrawlResponse(crawl=crawl_to_proto(await asyncio.to_thread(self.runs.cancel, request.crawl_id)))

@@ -33,29 +33,29 @@ class CrawlerServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> CrawlerServiceAsyncStub: ...
     StartCrawl: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.StartCrawlRequest, _crawler_pb2.StartCrawlResponse]
-    """Starts a crawl in the background; returns at once with its id."""
+    """Starts a crawl as a Ray job (or returns the run with this run_id); returns at once with its id."""
     GetCrawl: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.GetCrawlRequest, _crawler_pb2.GetCrawlResponse]
     """Current state and counters of a crawl."""
     WatchCrawl: _grpc.UnaryStreamMultiCallable[_crawler_pb2.WatchCrawlRequest, _crawler_pb2.WatchCrawlResponse]
     """Streams the crawl's state on every change until it ends."""
     ListCrawls: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.ListCrawlsRequest, _crawler_pb2.ListCrawlsResponse]
-    """Every crawl this server knows, newest first."""
+    """Every crawl this server has seen since it started, newest first."""
     CancelCrawl: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.CancelCrawlRequest, _crawler_pb2.CancelCrawlResponse]
-    """Stops a running crawl after the repositories in flight."""
+    """Stops a running crawl and removes what it staged."""
 
 @_typing.type_check_only
 class CrawlerServiceAsyncStub(CrawlerServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartCrawl: _aio.UnaryUnaryMultiCallable[_crawler_pb2.StartCrawlRequest, _crawler_pb2.StartCrawlResponse]  # type: ignore[assignment]
-    """Starts a crawl in the background; returns at once with its id."""
+    """Starts a crawl as a Ray job (or returns the run with this run_id); returns at once with its id."""
     GetCrawl: _aio.UnaryUnaryMultiCallable[_crawler_pb2.GetCrawlRequest, _crawler_pb2.GetCrawlResponse]  # type: ignore[assignment]
     """Current state and counters of a crawl."""
     WatchCrawl: _aio.UnaryStreamMultiCallable[_crawler_pb2.WatchCrawlRequest, _crawler_pb2.WatchCrawlResponse]  # type: ignore[assignment]
     """Streams the crawl's state on every change until it ends."""
     ListCrawls: _aio.UnaryUnaryMultiCallable[_crawler_pb2.ListCrawlsRequest, _crawler_pb2.ListCrawlsResponse]  # type: ignore[assignment]
-    """Every crawl this server knows, newest first."""
+    """Every crawl this server has seen since it started, newest first."""
     CancelCrawl: _aio.UnaryUnaryMultiCallable[_crawler_pb2.CancelCrawlRequest, _crawler_pb2.CancelCrawlResponse]  # type: ignore[assignment]
-    """Stops a running crawl after the repositories in flight."""
+    """Stops a running crawl and removes what it staged."""
 
 class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -64,7 +64,7 @@ class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _crawler_pb2.StartCrawlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_crawler_pb2.StartCrawlResponse, _abc.Awaitable[_crawler_pb2.StartCrawlResponse]]:
-        """Starts a crawl in the background; returns at once with its id."""
+        """Starts a crawl as a Ray job (or returns the run with this run_id); returns at once with its id."""
 
     @_abc_1.abstractmethod
     def GetCrawl(
@@ -88,7 +88,7 @@ class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _crawler_pb2.ListCrawlsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_crawler_pb2.ListCrawlsResponse, _abc.Awaitable[_crawler_pb2.ListCrawlsResponse]]:
-        """Every crawl this server knows, newest first."""
+        """Every crawl this server has seen since it started, newest first."""
 
     @_abc_1.abstractmethod
     def CancelCrawl(
@@ -96,6 +96,6 @@ class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _crawler_pb2.CancelCrawlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_crawler_pb2.CancelCrawlResponse, _abc.Awaitable[_crawler_pb2.CancelCrawlResponse]]:
-        """Stops a running crawl after the repositories in flight."""
+        """Stops a running crawl and removes what it staged."""
 
 def add_CrawlerServiceServicer_to_server(servicer: CrawlerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,18 +9,16 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from octopack.services.crawler.crawl import Crawl, CrawlRequest
-from octopack.services.crawler.options import CrawlOptions
+from tests.unit.crawler.conftest import crawl_here
 from tests.unit.crawler.gitrepo import Repo, oracle
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _crawl(source: Path, store, tmp_path: Path) -> pa.Table:
-    crawl = Crawl(CrawlRequest([str(source)], "oracle", CrawlOptions(licenses=())), tmp_path / "work", workers=1)
-    progress = crawl.run(store)
-    assert progress.errors == {}
-    return store.latest("oracle").table()
+    crawl, table = crawl_here([str(source)], store, tmp_path / "work", dataset="oracle", workers=1, licenses=())
+    assert crawl.progress.errors == {}
+    return table
 
 
 def _assert_same(table: pa.Table, expected: dict[str, dict]) -> None:
