@@ -36,7 +36,7 @@ from octopack.common.errors import (
     Unavailable,
     error_for_code,
 )
-from octopack.common.objectstore import ConditionFailed, ObjectStore
+from octopack.common.objectstore import ConditionFailed, ObjectStore, S3Settings
 
 log = logging.getLogger(__name__)
 RUN_ID_RULE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -165,8 +165,12 @@ class RunRecords:
         self.objects = objects
         self.prefix = prefix.strip("/") + "/"
 
+    def folder(self, run_id: str) -> str:
+        """The key prefix of everything the run keeps (its records, files it hands to its workers)."""
+        return f"{self.prefix}{run_id}/"
+
     def key(self, run_id: str, name: str) -> str:
-        return f"{self.prefix}{run_id}/{name}.json"
+        return f"{self.folder(run_id)}{name}.json"
 
     def read(self, run_id: str, name: str = "run") -> tuple[dict[str, Any], str] | None:
         try:
@@ -228,6 +232,16 @@ class DriverWork:
 
 
 D = TypeVar("D", bound=DriverWork)
+
+
+def driver_env(s3: S3Settings, log_level: str = "INFO") -> dict[str, str]:
+    """The environment of a driver: the service's ``OCTOPACK_S3_*`` (the same bucket) and its log level."""
+    return {
+        "OCTOPACK_S3_ENDPOINT": s3.endpoint, "OCTOPACK_S3_ACCESS_KEY": s3.access_key,
+        "OCTOPACK_S3_SECRET_KEY": s3.secret_key, "OCTOPACK_S3_BUCKET": s3.bucket,
+        "OCTOPACK_S3_SECURE": "true" if s3.secure else "false", "OCTOPACK_S3_REGION": s3.region,
+        "OCTOPACK_LOG_LEVEL": log_level,
+    }
 
 
 def submission_id(run_id: str, launch: int) -> str:

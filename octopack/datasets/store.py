@@ -34,7 +34,7 @@ from octopack.common.errors import AlreadyExists, DataLoss, FailedPrecondition, 
 from octopack.common.objectstore import ConditionFailed, ObjectStore, S3Settings
 from octopack.datasets import metrics
 from octopack.datasets import shards as shardio
-from octopack.datasets.manifest import Manifest
+from octopack.datasets.manifest import Manifest, ShardInfo
 from octopack.datasets.names import NAME_RULE, check_name, check_version, parse_ref, version_number
 from octopack.datasets.shards import ShardPolicy
 from octopack.datasets.staging import RUNS, StagingArea, area_from_doc
@@ -335,18 +335,27 @@ class DatasetStore:
                 del data
                 log.debug("read %s", shard.key)
 
+    def read_shard(
+        self, shard: ShardInfo, schema: pa.Schema, ref: str, columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of one shard of ``ref`` (a worker's share of a version), checked against its sha256."""
+        data = self._fetch_shard(shard, ref)
+        yield from shardio.decode(data, _project(schema, columns, ref), self.read_batch_rows)
+
     def _fetch(self, manifest: Manifest, index: int) -> bytes:
-        shard = manifest.shards[index]
+        return self._fetch_shard(manifest.shards[index], manifest.ref)
+
+    def _fetch_shard(self, shard: ShardInfo, ref: str) -> bytes:
         try:
             data = self.objects.get(shard.key)
         except NotFound:
             metrics.SHARD_FAILURES.labels("missing").inc()
             raise DataLoss(
-                f"shard {shard.key} of {manifest.ref} is missing from s3://{self.objects.bucket}; "
+                f"shard {shard.key} of {ref} is missing from s3://{self.objects.bucket}; "
                 "restore it or delete the version"
             ) from None
         try:
-            shardio.verify(data, key=shard.key, sha256=shard.sha256, size=shard.bytes, ref=manifest.ref)
+            shardio.verify(data, key=shard.key, sha256=shard.sha256, size=shard.bytes, ref=ref)
         except DataLoss:
             metrics.SHARD_FAILURES.labels("corrupt").inc()
             raise

@@ -6,8 +6,7 @@ import shlex
 import sys
 from typing import Any
 
-from octopack.common.background import DriverRuns, DriverWork, RunRecords, check_run_id
-from octopack.common.objectstore import S3Settings
+from octopack.common.background import DriverRuns, DriverWork, RunRecords, check_run_id, driver_env
 from octopack.datasets.store import DatasetStore
 from octopack.ray_jobs.cluster import RayJobClient
 from octopack.services.crawler.crawl import CrawlProgress, CrawlRequest
@@ -33,15 +32,6 @@ class CrawlRun(DriverWork):
             area.abort()
 
 
-def s3_env(s3: S3Settings) -> dict[str, str]:
-    """The ``OCTOPACK_S3_*`` variables a driver needs to reach the same bucket as the service."""
-    return {
-        "OCTOPACK_S3_ENDPOINT": s3.endpoint, "OCTOPACK_S3_ACCESS_KEY": s3.access_key,
-        "OCTOPACK_S3_SECRET_KEY": s3.secret_key, "OCTOPACK_S3_BUCKET": s3.bucket,
-        "OCTOPACK_S3_SECURE": "true" if s3.secure else "false", "OCTOPACK_S3_REGION": s3.region,
-    }
-
-
 class CrawlRuns(DriverRuns[CrawlRun]):
     noun = "crawl"
     list_rpc = "ListCrawls"
@@ -58,7 +48,7 @@ class CrawlRuns(DriverRuns[CrawlRun]):
                 str(settings.partition_bytes),
             ])
 
-        env = {**s3_env(store.objects.settings), "OCTOPACK_LOG_LEVEL": settings.log_level, "RAY_AUTH_MODE": "disabled"}
+        env = driver_env(store.objects.settings, settings.log_level)
         super().__init__(
             RunRecords(store.objects, settings.runs_prefix), ray or RayJobClient(settings.ray_address), entrypoint,
             env, self._load, settings.poll_seconds,

@@ -76,7 +76,7 @@ class CrawlSpec(_message.Message):
     max_commits: _builtins.int
     """per repository; 0: whole history"""
     ray_address: _builtins.str
-    """the Ray cluster's dashboard (http://host:8265); empty: the service's cluster"""
+    """ignored: the service runs every request on its own Ray cluster (OCTOPACK_*_RAY_ADDRESS)"""
     fresh: _builtins.bool
     """a new run even when an identical crawl ran before (no run_id given)"""
     max_file_bytes: _builtins.int
