@@ -83,7 +83,7 @@ class RayJobClient:
 
             try:
                 self._client = JobSubmissionClient(dashboard_url(self.address))
-            except ConnectionError as exc:
+            except (ConnectionError, OSError) as exc:
                 raise Unavailable(f"the Ray dashboard at {self.address} does not answer: {exc}") from exc
         return self._client
 
@@ -95,7 +95,7 @@ class RayJobClient:
             if "does not exist" in text or "404" in text:
                 raise NotFound(f"Ray job {args[0] if args else ''} does not exist at {self.address}") from exc
             raise Unavailable(f"Ray job API at {self.address}: {what} failed: {text[:500]}") from exc
-        except ConnectionError as exc:
+        except OSError as exc:  # requests' connection errors are OSErrors
             raise Unavailable(f"the Ray dashboard at {self.address} does not answer: {exc}") from exc
 
     def status(self, submission_id: str) -> str | None:
@@ -183,7 +183,21 @@ class LocalRayHead:
     def dashboard(self) -> str:
         return f"http://127.0.0.1:{self.ports['--dashboard-port']}"
 
-    def start(self, timeout: float = 120) -> LocalRayHead:
+    def start(self, timeout: float = 180, attempts: int = 3) -> LocalRayHead:
+        """Start the head and wait until its node is up and its job API answers.
+
+        Ray gives its raylet 30 s to register, which a busy machine can miss: a head that exits
+        during start-up is started again (on new ports), up to ``attempts`` times.
+        """
+        log_path = self.log_path or self.temp_dir.with_suffix(".log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, attempts + 1):
+            if self._start_once(log_path, timeout):
+                return self
+            log.warning("the Ray head exited during start-up (attempt %d of %d); see %s", attempt, attempts, log_path)
+        raise Unavailable(f"the Ray head did not start in {attempts} attempts; see {log_path}")
+
+    def _start_once(self, log_path: Path, timeout: float) -> bool:
         low = _free_port()
         self.ports = {}
         for opt in _PORT_OPTIONS:
@@ -200,8 +214,7 @@ class LocalRayHead:
         ]
         for opt, port in self.ports.items():
             argv += [opt, str(port)]
-        log_path = self.log_path or self.temp_dir.with_suffix(".log")
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = log_path.stat().st_size if log_path.exists() else 0
         env = {**os.environ, "RAY_AUTH_MODE": "disabled", **self.env}
         with log_path.open("ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -211,16 +224,21 @@ class LocalRayHead:
         client = RayJobClient(self.dashboard)
         while True:
             if proc.poll() is not None:
-                raise Unavailable(f"ray start exited with {proc.returncode}; see {log_path}")
-            try:
-                client._jobs().list_jobs()
-                return self
-            except Exception:
-                client._client = None
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise Unavailable(f"the Ray head did not come up in {timeout:.0f} s; see {log_path}") from None
-                time.sleep(0.5)
+                self.stop()
+                return False
+            with log_path.open("rb") as f:
+                f.seek(offset)
+                started = b"Ray runtime started" in f.read()
+            if started:
+                try:
+                    client._jobs().list_jobs()
+                    return True
+                except Exception:
+                    client._client = None
+            if time.monotonic() > deadline:
+                self.stop()
+                raise Unavailable(f"the Ray head did not come up in {timeout:.0f} s; see {log_path}")
+            time.sleep(0.5)
 
     def stop(self) -> None:
         """End the head's process group: SIGTERM (Ray's ``--block`` head then stops its cluster), then SIGKILL."""
