@@ -47,8 +47,12 @@ def validate(spec: jobs_pb2.JobSpec, idempotency_key: str = "") -> None:
     has = set(kinds)
     if K.STAGE_KIND_CRAWL in has:
         c = spec.crawl
-        if not c.repositories:
-            raise _bad("crawl.repositories", "give at least one repository (a local path or a git URL)")
+        lists = [bool(c.repositories), bool(c.repositories_file), bool(c.repositories_dataset)]
+        if not any(lists):
+            raise _bad("crawl.repositories", "give at least one repository (a local path or a git URL), "
+                       "or crawl.repositories_file / crawl.repositories_dataset")
+        if sum(lists) > 1:
+            raise _bad("crawl.repositories", "give only one of repositories, repositories_file, repositories_dataset")
         for i, repo in enumerate(c.repositories):
             if not repo.strip():
                 raise _bad(f"crawl.repositories[{i}]", "must not be empty")
