@@ -1,7 +1,7 @@
 """Policy checks over rendered manifests. Each returns the list of violations (empty: the policy holds).
 
-The pods checked include those embedded in custom resources: the RayService's head and worker groups and
-the RayJob template the controller creates finetuning jobs from (a ConfigMap holding a RayJob).
+The pods checked include those embedded in custom resources: the head and worker groups of the RayService and
+the data RayCluster, and the RayJob template the controller creates finetuning jobs from (a ConfigMap holding a RayJob).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def pod_templates(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
             yield _name(doc), doc
         elif kind == "RayService":
             yield from _ray_cluster_pods(_name(doc), doc["spec"]["rayClusterConfig"])
+        elif kind == "RayCluster":
+            yield from _ray_cluster_pods(_name(doc), doc["spec"])
     for where, job in [*((_name(d), d) for d in docs if d["kind"] == "RayJob"), *embedded_rayjobs(docs)]:
         yield from _ray_cluster_pods(where, job["spec"]["rayClusterSpec"])
         if "submitterPodTemplate" in job["spec"]:
@@ -61,6 +63,7 @@ def containers(pod: Doc) -> Iterator[Doc]:
 def autoscaler_sidecars(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
     """KubeRay injects the autoscaler container from autoscalerOptions: it must be hardened and bounded too."""
     clusters = [(_name(d), d["spec"]["rayClusterConfig"]) for d in docs if d["kind"] == "RayService"]
+    clusters += [(_name(d), d["spec"]) for d in docs if d["kind"] == "RayCluster"]
     clusters += [(w, j["spec"]["rayClusterSpec"]) for w, j in embedded_rayjobs(docs)]
     for where, cluster in clusters:
         if cluster.get("enableInTreeAutoscaling"):
