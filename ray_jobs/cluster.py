@@ -174,6 +174,9 @@ class LocalRayHead:
     object_store_bytes: int = 256 * 1024 * 1024
     ports: dict[str, int] = field(default_factory=dict)
     pid: int | None = None
+    #: Free ports for Ray Serve's gRPC and HTTP proxies, for callers that start Serve on this head.
+    serve_grpc_port: int = field(default_factory=_free_port)
+    serve_http_port: int = field(default_factory=_free_port)
 
     @property
     def gcs_address(self) -> str:
@@ -183,7 +186,7 @@ class LocalRayHead:
     def dashboard(self) -> str:
         return f"http://127.0.0.1:{self.ports['--dashboard-port']}"
 
-    def start(self, timeout: float = 180, attempts: int = 3) -> LocalRayHead:
+    def start(self, timeout: float = 180, attempts: int = 5) -> LocalRayHead:
         """Start the head and wait until its node is up and its job API answers.
 
         Ray gives its raylet 30 s to register, which a busy machine can miss: a head that exits
@@ -215,7 +218,9 @@ class LocalRayHead:
         for opt, port in self.ports.items():
             argv += [opt, str(port)]
         offset = log_path.stat().st_size if log_path.exists() else 0
-        env = {**os.environ, "RAY_AUTH_MODE": "disabled", **self.env}
+        # A single-machine cluster: Ray keeps every listener on the node address (127.0.0.1) instead of
+        # the machine's outside address, and no other node may join.
+        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **self.env}
         with log_path.open("ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)

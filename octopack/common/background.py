@@ -305,8 +305,13 @@ class DriverRuns(BackgroundRuns[D]):
         return super().start(work)
 
     def cancel(self, work_id: str) -> BackgroundJob[D]:
+        """Stop the run's driver and remove what it staged; a failed run's staging is removed at once."""
         job = self.get(work_id)
         job.work.cancel_event.set()
+        if job.finished and job.state != SUCCEEDED:  # no follower any more: clean up here
+            job.work.on_cancelled()
+            self.records.put(work_id, "result", {"state": CANCELLED})
+            job.state = CANCELLED
         return job
 
     def close(self) -> None:

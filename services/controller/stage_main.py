@@ -9,6 +9,8 @@ pod's Job, the RayJob or the Ray job succeeded. Crawl and filter run in their se
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Coroutine
 from typing import Any
 
 from google.protobuf import json_format
@@ -25,6 +27,13 @@ KINDS = {
     "serve": jobs_pb2.STAGE_KIND_SERVE,
     "evaluate": jobs_pb2.STAGE_KIND_EVALUATE,
 }
+
+
+async def _until_terminated(work: Coroutine[Any, Any, jobs_pb2.StageOutputs]) -> jobs_pb2.StageOutputs:
+    """Run ``work``; SIGTERM (a stopped Ray job, a deleted pod) cancels it, so its child processes are killed."""
+    task = asyncio.ensure_future(work)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await task
 
 
 def run_stage_here(stage: str, job_id: str, payload: dict[str, Any]) -> jobs_pb2.StageOutputs:
@@ -46,7 +55,7 @@ def run_stage_here(stage: str, job_id: str, payload: dict[str, Any]) -> jobs_pb2
         inputs=dict(payload.get("inputs", {})),
         report=lambda progress, message: print(f"[{progress:4.0%}] {message}", flush=True),
     )
-    outputs = asyncio.run(runner.run(ctx))
+    outputs = asyncio.run(_until_terminated(runner.run(ctx)))
     store = ObjectStore(S3Settings())
     store.ensure_bucket()
     store.put(

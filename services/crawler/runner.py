@@ -169,7 +169,9 @@ class RayRunner:
         ray = self._init()
         # A worker killed mid-task (node lost, OOM) is retried: the task rewrites the same keys.
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(crawl_task)
-        window = self.window or max(4, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        # Enough repositories waiting that an autoscaler (KubeRay's) sees the demand and adds workers;
+        # each waiting one costs a few hundred bytes here, so memory stays flat however long the list is.
+        window = self.window or max(256, 4 * int(ray.cluster_resources().get("CPU", 1)))
 
         def wait_some(refs: list[Any]) -> tuple[list[Any], list[Any]]:
             ready, rest = ray.wait(refs, num_returns=1, timeout=self.poll_s)

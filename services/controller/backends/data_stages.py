@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 import yaml
 
-from octopack.common.client import aio_channel, error_from_rpc
+from octopack.common.client import aio_channel, auth_metadata, error_from_rpc
 from octopack.common.errors import FailedPrecondition, NotFound
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends.base import StageContext, attempt_run_ids
@@ -43,9 +43,10 @@ def _need(address: str, what: str, setting: str) -> str:
 class CrawlStage:
     """StartCrawl with the attempt's run id, then WatchCrawl until the crawl ends."""
 
-    def __init__(self, address: str, store_factory: StoreFactory) -> None:
+    def __init__(self, address: str, store_factory: StoreFactory, token: str | None = None) -> None:
         self.address = address
         self.store_factory = store_factory
+        self.token = token
 
     async def run(self, ctx: StageContext) -> jobs_pb2.StageOutputs:
         from octopack.crawler.v1 import crawler_pb2 as pb
@@ -59,20 +60,22 @@ class CrawlStage:
             licenses=list(c.licenses), languages=list(c.languages), repositories_file=c.repositories_file,
             repositories_dataset=c.repositories_dataset,
         )
-        async with aio_channel(address) as channel:
+
+        async def follow(channel: grpc.aio.Channel, metadata: Metadata) -> Any:
             stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
-            try:
-                crawl = (await stub.StartCrawl(pb.StartCrawlRequest(spec=spec, run_id=ctx.run_id))).crawl
-                ctx.report(0.02, f"crawl {crawl.crawl_id} on Ray")
-                async for update in stub.WatchCrawl(pb.WatchCrawlRequest(crawl_id=crawl.crawl_id)):
-                    crawl = update.crawl
-                    p = crawl.progress
-                    ctx.report(0.9 * (p.repositories_done + p.repositories_failed) / max(1, p.repositories_total),
-                               f"{p.phase}: {p.repositories_done}/{p.repositories_total} repositories "
-                               f"({p.repositories_failed} failed), {p.commits_seen} commits "
-                               f"({p.commits_per_second:.0f}/s), {p.samples_emitted} samples")
-            except grpc.aio.AioRpcError as exc:
-                raise error_from_rpc(exc, f"crawler at {address}") from exc
+            request = pb.StartCrawlRequest(spec=spec, run_id=ctx.run_id)
+            crawl = (await stub.StartCrawl(request, metadata=metadata)).crawl
+            ctx.report(0.02, f"crawl {crawl.crawl_id} on Ray")
+            async for update in stub.WatchCrawl(pb.WatchCrawlRequest(crawl_id=crawl.crawl_id), metadata=metadata):
+                crawl = update.crawl
+                p = crawl.progress
+                ctx.report(0.9 * (p.repositories_done + p.repositories_failed) / max(1, p.repositories_total),
+                           f"{p.phase}: {p.repositories_done}/{p.repositories_total} repositories "
+                           f"({p.repositories_failed} failed), {p.commits_seen} commits "
+                           f"({p.commits_per_second:.0f}/s), {p.samples_emitted} samples")
+            return crawl
+
+        crawl = await _call(address, self.token, follow, "crawler")
         if crawl.state != pb.CRAWL_STATE_SUCCEEDED:
             raise RuntimeError(f"crawl {crawl.crawl_id} ended {pb.CrawlState.Name(crawl.state)}: {crawl.error}")
         p = crawl.progress
@@ -93,18 +96,19 @@ class CrawlStage:
         from octopack.crawler.v1 import crawler_pb2 as pb
         from octopack.crawler.v1 import crawler_pb2_grpc
 
-        runs = [rid for rid, kept in attempt_run_ids(job, K.STAGE_KIND_CRAWL) if not kept]
-        if runs and self.address:
-            async with aio_channel(self.address) as channel:
-                stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
-                await _cancel_each(runs, lambda rid: stub.CancelCrawl(pb.CancelCrawlRequest(crawl_id=rid)))
+        def cancel(channel: grpc.aio.Channel) -> Callable[[str], Any]:
+            stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
+            return lambda rid: stub.CancelCrawl(pb.CancelCrawlRequest(crawl_id=rid), metadata=auth_metadata(self.token))
+
+        await _cancel_unkept(job, K.STAGE_KIND_CRAWL, self.address, cancel)
 
 
 class FilterStage:
     """StartFilter with the attempt's run id, then WatchFilter until the run ends."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, token: str | None = None) -> None:
         self.address = address
+        self.token = token
 
     async def run(self, ctx: StageContext) -> jobs_pb2.StageOutputs:
         from octopack.filter.v1 import filter_pb2 as pb
@@ -117,16 +121,16 @@ class FilterStage:
         name = ctx.output_name()
         spec = pb.FilterSpec(source=source, out=name, tokenizer=ctx.spec.filter.tokenizer,
                              config_yaml=merged_config(ctx.spec.filter))
-        async with aio_channel(address) as channel:
+        async def follow(channel: grpc.aio.Channel, metadata: Metadata) -> Any:
             stub = filter_pb2_grpc.FilterServiceStub(channel)
-            try:
-                run = (await stub.StartFilter(pb.StartFilterRequest(spec=spec, run_id=ctx.run_id))).run
-                ctx.report(0.02, f"filter run {run.run_id} of {run.input} on Ray")
-                async for update in stub.WatchFilter(pb.WatchFilterRequest(run_id=run.run_id)):
-                    run = update.run
-                    ctx.report(run.rows_done / max(1, run.rows_total), f"{run.rows_done}/{run.rows_total} samples")
-            except grpc.aio.AioRpcError as exc:
-                raise error_from_rpc(exc, f"filter at {address}") from exc
+            run = (await stub.StartFilter(pb.StartFilterRequest(spec=spec, run_id=ctx.run_id), metadata=metadata)).run
+            ctx.report(0.02, f"filter run {run.run_id} of {run.input} on Ray")
+            async for update in stub.WatchFilter(pb.WatchFilterRequest(run_id=run.run_id), metadata=metadata):
+                run = update.run
+                ctx.report(run.rows_done / max(1, run.rows_total), f"{run.rows_done}/{run.rows_total} samples")
+            return run
+
+        run = await _call(address, self.token, follow, "filter")
         if run.state != pb.FILTER_STATE_SUCCEEDED:
             raise RuntimeError(f"filter run {run.run_id} ended {pb.FilterState.Name(run.state)}: {run.error}")
         details = {"rows_in": str(run.stats.rows_in), "rows_out": str(run.stats.rows_out), "run_id": run.run_id}
@@ -142,21 +146,57 @@ class FilterStage:
         from octopack.filter.v1 import filter_pb2 as pb
         from octopack.filter.v1 import filter_pb2_grpc
 
-        runs = [rid for rid, kept in attempt_run_ids(job, K.STAGE_KIND_FILTER) if not kept]
-        if runs and self.address:
-            async with aio_channel(self.address) as channel:
-                stub = filter_pb2_grpc.FilterServiceStub(channel)
-                await _cancel_each(runs, lambda rid: stub.CancelFilter(pb.CancelFilterRequest(run_id=rid)))
+        def cancel(channel: grpc.aio.Channel) -> Callable[[str], Any]:
+            stub = filter_pb2_grpc.FilterServiceStub(channel)
+            return lambda rid: stub.CancelFilter(pb.CancelFilterRequest(run_id=rid), metadata=auth_metadata(self.token))
+
+        await _cancel_unkept(job, K.STAGE_KIND_FILTER, self.address, cancel)
 
 
-async def _cancel_each(run_ids: list[str], cancel: Callable[[str], Any]) -> None:
-    for rid in run_ids:
+Metadata = tuple[tuple[str, str], ...]
+#: How often a stage reconnects to a service that went away (a restart) before the attempt fails.
+RECONNECTS = 30
+
+
+async def _call(address: str, token: str | None, follow: Callable[[grpc.aio.Channel, Metadata], Any], what: str) -> Any:
+    """``follow`` (start the run by its run id, then watch it) against the service at ``address``.
+
+    Starting is idempotent by run id, so after the service restarted (the call is ``UNAVAILABLE``) the
+    same attempt starts again and adopts its run, instead of failing the attempt.
+    """
+    for tries in range(RECONNECTS + 1):
         try:
-            await cancel(rid)
+            async with aio_channel(address) as channel:
+                return await follow(channel, auth_metadata(token))
         except grpc.aio.AioRpcError as exc:
-            err = error_from_rpc(exc, "cancel")
-            if not isinstance(err, NotFound):  # never started: nothing to remove
-                log.warning("cancelling run %s failed: %s", rid, err.message)
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and tries < RECONNECTS:
+                log.warning("%s at %s unavailable (%s); reconnecting", what, address, exc.details())
+                await asyncio.sleep(2.0)
+                continue
+            raise error_from_rpc(exc, f"{what} at {address}") from exc
+    raise AssertionError("unreachable")
+
+
+async def _cancel_unkept(
+    job: jobs_pb2.Job, kind: int, address: str, cancel_with: Callable[[grpc.aio.Channel], Callable[[str], Any]]
+) -> None:
+    """Cancel the service's runs of the ``kind`` attempts whose outputs the job does not keep."""
+    runs = [rid for rid, kept in attempt_run_ids(job, kind) if not kept]
+    if not runs or not address:
+        return
+    async with aio_channel(address) as channel:
+        cancel = cancel_with(channel)
+        for rid in runs:
+            await _cancel_one(rid, cancel)
+
+
+async def _cancel_one(rid: str, cancel: Callable[[str], Any]) -> None:
+    try:
+        await cancel(rid)
+    except grpc.aio.AioRpcError as exc:
+        err = error_from_rpc(exc, "cancel")
+        if not isinstance(err, NotFound):  # never started: nothing to remove
+            log.warning("cancelling run %s failed: %s", rid, err.message)
 
 
 def merged_config(cfg: jobs_pb2.FilterConfig) -> str:

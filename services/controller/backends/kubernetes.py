@@ -120,8 +120,8 @@ class KubernetesBackend(Backend):
             tmp_size=settings.stage_tmp_size,
         )
         self.executors = ExecutorScaler(self.apps, self.ns, settings, self.poll)
-        self.crawl = CrawlStage(settings.crawler_address, store_factory or _dataset_store)
-        self.filter = FilterStage(settings.filter_address)
+        self.crawl = CrawlStage(settings.crawler_address, store_factory or _dataset_store, settings.auth_token)
+        self.filter = FilterStage(settings.filter_address, settings.auth_token)
         super().__init__(
             {
                 K.STAGE_KIND_CRAWL: self.crawl,

@@ -53,8 +53,8 @@ class LocalBackend(Backend):
 
         self.settings = settings
         self.serve = ServeRunner(settings)
-        self.crawl = CrawlStage(settings.crawler_address, store_factory)
-        self.filter = FilterStage(settings.filter_address)
+        self.crawl = CrawlStage(settings.crawler_address, store_factory, settings.auth_token)
+        self.filter = FilterStage(settings.filter_address, settings.auth_token)
         self.ray_stage = RayJobStage(settings, s3_outputs_reader(ObjectStore(S3Settings()), settings.jobs_prefix), ray)
         runners: dict[int, StageRunner] = {K.STAGE_KIND_CRAWL: self.crawl, K.STAGE_KIND_FILTER: self.filter}
         runners.update({kind: self.ray_stage for kind in RAY_KINDS})

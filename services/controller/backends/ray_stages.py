@@ -42,7 +42,6 @@ def stage_env(settings: ControllerSettings) -> dict[str, str]:
         "OCTOPACK_CONTROLLER_RAY_ADDRESS": settings.ray_address or "auto",
         "OCTOPACK_CONTROLLER_SERVE_GRPC_PORT": str(settings.serve_grpc_port),
         "OCTOPACK_CONTROLLER_SERVE_HTTP_PORT": str(settings.serve_http_port),
-        "RAY_AUTH_MODE": "disabled",
     }
 
 
