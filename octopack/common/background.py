@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 RUN_ID_RULE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _RUN_ID = re.compile(RUN_ID_RULE)
 RUNNING, SUCCEEDED, FAILED, CANCELLED = "running", "succeeded", "failed", "cancelled"
+#: How long after a stopped driver's Ray job ends its workers' last uploads can still land (they are killed
+#: after the driver); what a cancelled run staged is swept again after this.
+LATE_WRITES_S = 5.0
 
 
 class Work(Protocol):
@@ -267,6 +270,7 @@ class DriverRuns(BackgroundRuns[D]):
         self.load = load
         self.poll_s = poll_s
         self.stopping = threading.Event()
+        self._starting: dict[str, threading.Lock] = {}
 
     def work_id(self, work: D) -> str:
         return work.run_id
@@ -296,13 +300,20 @@ class DriverRuns(BackgroundRuns[D]):
         return job
 
     def start(self, work: D) -> BackgroundJob[D]:
-        """Record the run and launch its driver before returning (both durable), then follow it."""
+        """Record the run and launch its driver before returning (both durable), then follow it.
+
+        Starts of one run id in this process go one at a time: a caller that retries while its first call is
+        still launching (a restarted controller) finds the first call's run.
+        """
         with self.lock:
-            current = self.jobs.get(work.run_id)
-        if current is not None and self.same(current.work, work) and current.state in (RUNNING, SUCCEEDED):
-            return current
-        self._prepare(work)
-        return super().start(work)
+            starting = self._starting.setdefault(work.run_id, threading.Lock())
+        with starting:
+            with self.lock:
+                current = self.jobs.get(work.run_id)
+            if current is not None and self.same(current.work, work) and current.state in (RUNNING, SUCCEEDED):
+                return current
+            self._prepare(work)
+            return super().start(work)
 
     def cancel(self, work_id: str) -> BackgroundJob[D]:
         """Stop the run's driver and remove what it staged; a failed run's staging is removed at once."""
@@ -325,7 +336,9 @@ class DriverRuns(BackgroundRuns[D]):
         if result is not None and result.get("state") == SUCCEEDED:
             return
         status = self.ray.status(submission_id(work.run_id, work.launches)) if work.launches else None
-        if status is None or status in ("FAILED", "STOPPED"):
+        if work.launches and status is None:
+            self._submit(work, work.launches)
+        elif status is None or status in ("FAILED", "STOPPED"):
             self._launch(work, doc, etag)
 
     # -- one run ---------------------------------------------------------------------------------
@@ -351,11 +364,17 @@ class DriverRuns(BackgroundRuns[D]):
         except ConditionFailed:
             return self._record(work)  # someone else launched one: follow theirs
         self.records.delete(work.run_id, "result")
-        sub = submission_id(work.run_id, doc["launches"])
-        self.ray.submit(sub, self.entrypoint(work.run_id), self.env, {"run_id": work.run_id})
-        work.launched_here += 1
-        log.info("%s %s: launched driver %s", self.noun, work.run_id, sub)
+        self._submit(work, doc["launches"])
         return doc, etag
+
+    def _submit(self, work: D, launch: int) -> None:
+        """Submit the run's ``launch``-th driver unless Ray has it: a launch is recorded before its Ray job is
+        submitted, so a recorded launch that Ray does not know (its launcher died in between, or is still
+        submitting) is submitted under the same id, which Ray accepts once; never a new launch beside it."""
+        sub = submission_id(work.run_id, launch)
+        if self.ray.submit(sub, self.entrypoint(work.run_id), self.env, {"run_id": work.run_id}):
+            log.info("%s %s: launched driver %s", self.noun, work.run_id, sub)
+        work.launched_here += 1
 
     def execute(self, work: D) -> None:
         doc, etag = self._record(work)
@@ -368,10 +387,13 @@ class DriverRuns(BackgroundRuns[D]):
             work.launches = int(doc.get("launches", 0))
             sub = submission_id(work.run_id, work.launches) if work.launches else ""
             status = self.ray.status(sub) if sub else None
-            dead = status is None or status in ("FAILED", "STOPPED")
-            if dead and work.resume and not work.launched_here and not work.cancel_event.is_set():
-                doc, etag = self._launch(work, doc, etag)
-                continue
+            if work.resume and not work.cancel_event.is_set():
+                if status is None and work.launches:  # recorded but not in Ray: submit that launch
+                    self._submit(work, work.launches)
+                    continue
+                if (status is None or status in ("FAILED", "STOPPED")) and not work.launched_here:
+                    doc, etag = self._launch(work, doc, etag)
+                    continue
             progress = self.records.get(work.run_id, "progress")
             if progress is not None:
                 with work.lock:

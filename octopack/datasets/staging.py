@@ -167,7 +167,13 @@ class StagingArea:
             lineage=Lineage(parents=list(self.parents), job_id=self.job_id, filter_config=filter_config, stats=stats),
             description=self.description, extra=extra, writer_id=self.writer_id,
         )
-        self.store.publish(manifest)
+        try:
+            self.store.publish(manifest)
+        except FailedPrecondition:
+            done = self.committed()  # a second driver of the run committed first: its commit stands
+            if done is None:
+                raise
+            return done
         log.info("committed %s from %d staged shards (run %s)", self.ref, len(shards), self.run_id)
         return manifest
 

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -155,6 +156,22 @@ class DatasetStore:
             log.info("run %s stages %s@%s", run_id, name, version)
             return area
         raise FailedPrecondition(f"could not record the staging area of run {run_id} of {name!r}")
+
+    def abort_run(self, name: str, run_id: str, late_writes_s: float = 0.0) -> bool:
+        """Remove what run ``run_id`` staged for ``name`` unless it is committed; True when something was staged.
+
+        ``late_writes_s``: sweep the area again after that many seconds, for a run whose workers were just
+        stopped (an upload already under way can still land after the first sweep). The version is not
+        given out again (versions come from the counter), so the second sweep removes only the run's objects.
+        """
+        area = self.find_run(name, run_id)
+        if area is None or area.committed() is not None:
+            return False
+        area.abort()
+        if late_writes_s > 0:
+            time.sleep(late_writes_s)
+            self.objects.delete_prefix(area.prefix)
+        return True
 
     def find_run(self, name: str, run_id: str) -> StagingArea | None:
         """The staging area recorded for ``run_id`` while it is still staged or committed; None otherwise.

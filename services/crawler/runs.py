@@ -6,7 +6,14 @@ import shlex
 import sys
 from typing import Any
 
-from octopack.common.background import DriverRuns, DriverWork, RunRecords, check_run_id, driver_env
+from octopack.common.background import (
+    LATE_WRITES_S,
+    DriverRuns,
+    DriverWork,
+    RunRecords,
+    check_run_id,
+    driver_env,
+)
 from octopack.datasets.store import DatasetStore
 from octopack.ray_jobs.cluster import RayJobClient
 from octopack.services.crawler.crawl import CrawlProgress, CrawlRequest
@@ -27,9 +34,7 @@ class CrawlRun(DriverWork):
             return CrawlProgress.from_doc(self.progress) if self.progress else CrawlProgress()
 
     def on_cancelled(self) -> None:
-        area = self.store.find_run(self.crawl.dataset, self.run_id)
-        if area is not None and area.committed() is None:
-            area.abort()
+        self.store.abort_run(self.crawl.dataset, self.run_id, late_writes_s=LATE_WRITES_S)
 
 
 class CrawlRuns(DriverRuns[CrawlRun]):

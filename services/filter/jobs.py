@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from octopack.common.background import (
+    LATE_WRITES_S,
     BackgroundJob,
     DriverRuns,
     DriverWork,
@@ -41,9 +42,7 @@ class FilterWork(DriverWork):
         return int(self.request.get("rows_total", 0)), int(doc.get("rows_done", 0)), stats
 
     def on_cancelled(self) -> None:
-        area = self.store.find_run(self.out, self.run_id)
-        if area is not None and area.committed() is None:
-            area.abort()
+        self.store.abort_run(self.out, self.run_id, late_writes_s=LATE_WRITES_S)
 
 
 FilterJob = BackgroundJob[FilterWork]
