@@ -206,7 +206,12 @@ class LocalRayHead:
         log_path = self.log_path or self.temp_dir.with_suffix(".log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, attempts + 1):
-            if self._start_once(log_path, timeout):
+            try:
+                started = self._start_once(log_path, timeout)
+            except BaseException:  # interrupted (a test timeout, Ctrl-C): leave no half-started head behind
+                self.stop()
+                raise
+            if started:
                 return self
             log.warning("the Ray head exited during start-up (attempt %d of %d); see %s", attempt, attempts, log_path)
         raise Unavailable(f"the Ray head did not start in {attempts} attempts; see {log_path}")
