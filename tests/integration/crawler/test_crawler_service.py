@@ -3,7 +3,12 @@ writing to the real local S3 dataset store."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -13,6 +18,10 @@ from octopack.crawler.v1 import crawler_pb2 as pb
 from octopack.crawler.v1 import crawler_pb2_grpc
 from octopack.datasets.names import parse_ref
 from octopack.datasets.store import DatasetStore
+from octopack.ray_jobs.cluster import RayJobClient
+from octopack.services.crawler.crawl import CrawlRequest
+from octopack.services.crawler.options import CrawlOptions
+from octopack.services.crawler.runs import CrawlRuns
 from octopack.services.crawler.server import crawler_service
 from octopack.services.crawler.settings import CrawlerSettings
 from tests.unit.crawler.gitrepo import Repo, oracle
@@ -173,3 +182,72 @@ async def test_a_restarted_service_adopts_the_running_crawl(tmp_path: Path, s3_s
             assert DatasetStore.from_settings(s3_settings).list_versions("adopted") == [again.output.split("@")[1]]
     finally:
         await second.stop(0)
+
+
+async def test_cancel_stops_the_crawl_and_removes_what_it_staged(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
+    settings = CrawlerSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=0.3)
+    store = DatasetStore.from_settings(s3_settings)
+    running = await start_server(settings, [crawler_service(settings, s3_settings)])
+    try:
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
+            spec = pb.CrawlSpec(repositories=[str(ROOT)], dataset="cancelled", all_licenses=True)
+            started = (await stub.StartCrawl(pb.StartCrawlRequest(spec=spec, run_id="cancel-me"))).crawl
+            while store.find_run("cancelled", "cancel-me") is None:  # the driver has staged its version
+                await asyncio.sleep(0.2)
+            await stub.CancelCrawl(pb.CancelCrawlRequest(crawl_id=started.crawl_id))
+            final = (await _watch(stub, started.crawl_id))[-1]
+            assert final.state == pb.CRAWL_STATE_CANCELLED and final.output == ""
+            assert store.find_run("cancelled", "cancel-me") is None
+            left = [o.key for o in store.objects.list(store.dataset_prefix("cancelled"))]
+            assert left == [f"{store.dataset_prefix('cancelled')}_counter.json"], left  # versions are never reused
+            assert store.list_versions("cancelled") == []
+    finally:
+        await running.stop(0)
+
+
+def _after(seconds: float, fn: Any, *args: Any) -> Any:
+    time.sleep(seconds)
+    return fn(*args)
+
+
+class SlowSubmit(RayJobClient):
+    """The real Ray job client, slow to submit: the window between recording a launch and submitting it."""
+
+    def __init__(self, address: str, delay: float) -> None:
+        super().__init__(address)
+        self.delay = delay
+
+    def submit(self, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        time.sleep(self.delay)
+        return super().submit(*args, **kwargs)
+
+
+async def test_starts_racing_a_launch_adopt_it_and_never_launch_a_second_driver(
+    tmp_path: Path, s3_settings, ray_head  # type: ignore[no-untyped-def]
+) -> None:
+    # A controller killed while its StartCrawl is launching the driver, and its successor's StartCrawl of
+    # the same run id: in one service, and in two services (a restarted crawler beside the old one).
+    store = DatasetStore.from_settings(s3_settings)
+    settings = CrawlerSettings(ray_address=ray_head.dashboard, poll_seconds=0.3)
+    first = CrawlRuns(settings, store, SlowSubmit(ray_head.dashboard, 3.0))
+    second = CrawlRuns(settings, store)
+    try:
+        for name, racer in (("one-service", first), ("two-services", second)):
+            run_id = f"race-{name}"
+            request = CrawlRequest([str(ROOT)], f"raced-{name}", CrawlOptions(all_licenses=True)).validate()
+            late = functools.partial(_after, 1.0, racer.begin, request, run_id)
+            jobs = await asyncio.gather(asyncio.to_thread(first.begin, request, run_id), asyncio.to_thread(late))
+            for job in jobs:
+                while not job.finished:
+                    await asyncio.sleep(0.2)
+                assert job.state == "succeeded", job.error
+            assert jobs[0].work.outcome() == jobs[1].work.outcome()
+            doc = json.loads(store.objects.get(f"{settings.runs_prefix.rstrip('/')}/{run_id}/run.json"))
+            assert doc["launches"] == 1
+            ray = RayJobClient(ray_head.dashboard)
+            assert ray.status(f"{run_id}.d1") == "SUCCEEDED" and ray.status(f"{run_id}.d2") is None
+            assert store.list_versions(f"raced-{name}") == ["v1"]
+    finally:
+        first.close()
+        second.close()
