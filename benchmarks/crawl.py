@@ -51,8 +51,9 @@ def measure_octopack(repo: str, max_commits: int) -> dict:
             return NullWriter()
 
     with tempfile.TemporaryDirectory() as work:
-        crawl = Crawl(CrawlRequest([repo], "bench", CrawlOptions(licenses=(), max_commits=max_commits)),
-                      Path(work), workers=1)
+        # The improved profile: the sample definition the PyDriller side implements.
+        options = CrawlOptions(licenses=(), max_commits=max_commits, profile="improved")
+        crawl = Crawl(CrawlRequest([repo], "bench", options), Path(work), workers=1)
         t0 = time.perf_counter()
         progress = crawl.run(NullStore())
         seconds = time.perf_counter() - t0
@@ -65,7 +66,9 @@ def measure_pydriller(repo: str, max_commits: int) -> dict:
     from pydriller import ModificationType, Repository
 
     from octopack.services.crawler.language import language_of
-    from octopack.services.crawler.prefilter import message_reason
+    from octopack.services.crawler.prefilter import MessageChecks, message_reason
+
+    checks = MessageChecks(trimmed_message=True, update_message_any_case=True, literal_message_list=True)
 
     shas, commits = [], 0
     t0 = time.perf_counter()
@@ -78,7 +81,7 @@ def measure_pydriller(repo: str, max_commits: int) -> dict:
                 f = files[0]
                 path = f.new_path
                 message = commit.msg.rstrip()
-                if language_of(path) is not None and message_reason(message, path) is None:
+                if language_of(path) is not None and message_reason(message, path, checks) is None:
                     before, after = f.content_before, f.content
                     if (before is not None and after is not None and len(before) <= 1_000_000
                             and len(after) <= 1_000_000 and b"\0" not in before + after):

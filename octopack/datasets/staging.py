@@ -153,8 +153,12 @@ class StagingArea:
         filter_config: dict[str, Any] | None = None,
         stats: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        profile: str = "",
     ) -> Manifest:
-        """Make the version visible with ``shards`` in the given order; the first commit of the run wins."""
+        """Make the version visible with ``shards`` in the given order; the first commit of the run wins.
+
+        ``profile`` is the data profile (paper or improved) of the crawl or filter writing it.
+        """
         done = self.committed()
         if done is not None:
             return done
@@ -165,7 +169,7 @@ class StagingArea:
         manifest = Manifest.build(
             name=self.name, version=self.version, schema=schema, shards=list(shards),
             lineage=Lineage(parents=list(self.parents), job_id=self.job_id, filter_config=filter_config, stats=stats),
-            description=self.description, extra=extra, writer_id=self.writer_id,
+            description=self.description, extra=extra, writer_id=self.writer_id, profile=profile,
         )
         try:
             self.store.publish(manifest)

@@ -153,8 +153,12 @@ class VersionWriter:
         filter_config: dict[str, Any] | None = None,
         stats: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        profile: str = "",
     ) -> Manifest:
-        """Upload the rest, then write the manifest: from this moment the version is visible."""
+        """Upload the rest, then write the manifest: from this moment the version is visible.
+
+        ``profile`` is the data profile (paper or improved) of the crawl or filter writing it.
+        """
         self._check_open("commit")
         self.flush()
         self._wait_uploads()
@@ -169,6 +173,7 @@ class VersionWriter:
             description=self.description,
             extra=extra,
             writer_id=self.writer_id,
+            profile=profile,
         )
         try:
             self.store.publish(manifest)

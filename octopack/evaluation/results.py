@@ -91,6 +91,44 @@ class LanguageResult:
         return {k: mean_pass_at_k(counts, k) for k in reportable_ks(counts)}
 
 
+@dataclass(frozen=True)
+class ScoringDifference:
+    """One problem whose verdicts differ between the two scorings (statuses per sample, in order)."""
+
+    task_id: str
+    statuses: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class ScoringComparison:
+    """The same generations judged under the other scoring too (``--compare-semantics``).
+
+    Only programs whose text differs between the scorings run twice; the others share one
+    verdict, so a flaky program cannot show up as a difference.
+    """
+
+    other: str
+    #: language -> the other scoring's result for the same generations.
+    languages: dict[str, LanguageResult]
+    programs_rerun: int
+
+    def differences(self, main: dict[str, LanguageResult], scoring: str) -> dict[str, list[ScoringDifference]]:
+        """Per language, the problems where a sample passes under one scoring and not under the other."""
+        out: dict[str, list[ScoringDifference]] = {}
+        for name, lang in main.items():
+            other = {p.task_id: p for p in self.languages[name].problems}
+            rows = []
+            for problem in lang.problems:
+                theirs = other[problem.task_id]
+                if [v.passed for v in problem.verdicts] != [v.passed for v in theirs.verdicts]:
+                    rows.append(ScoringDifference(problem.task_id, {
+                        scoring: tuple(v.status for v in problem.verdicts),
+                        self.other: tuple(v.status for v in theirs.verdicts),
+                    }))
+            out[name] = rows
+        return out
+
+
 @dataclass
 class EvaluationResult:
     """A whole evaluation run."""
@@ -102,6 +140,9 @@ class EvaluationResult:
     generation: dict[str, Any] = field(default_factory=dict)
     executor: str = ""
     wall_seconds: float = 0.0
+    #: How programs were assembled and judged: "harness" (bigcode-evaluation-harness) or "corrected".
+    scoring: str = "harness"
+    comparison: ScoringComparison | None = None
 
     def average_pass_at_1(self) -> float | None:
         """Mean pass@1 over languages, the paper's headline number."""
@@ -139,19 +180,47 @@ def _language_json(lang: LanguageResult) -> dict[str, Any]:
     return doc
 
 
+def _comparison_json(result: EvaluationResult) -> dict[str, Any] | None:
+    comparison = result.comparison
+    if comparison is None:
+        return None
+    differences = comparison.differences(result.languages, result.scoring)
+    return {
+        "other": comparison.other,
+        "programs_rerun": comparison.programs_rerun,
+        "languages": {
+            name: {
+                "passed": {result.scoring: lang.passed, comparison.other: comparison.languages[name].passed},
+                "pass@1": {result.scoring: lang.pass_at().get(1),
+                           comparison.other: comparison.languages[name].pass_at().get(1)},
+                "differing_problems": [
+                    {"task_id": d.task_id, "statuses": {k: list(v) for k, v in d.statuses.items()}}
+                    for d in differences[name]
+                ],
+            }
+            for name, lang in result.languages.items()
+        },
+    }
+
+
 def to_json(result: EvaluationResult) -> dict[str, Any]:
     """The ``results.json`` document (schema in docs/evaluation.md)."""
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "task": result.task,
         "source": result.source,
         "prompt_format": result.prompt_format,
+        "scoring": result.scoring,
         "generation": result.generation,
         "executor": result.executor,
         "wall_seconds": round(result.wall_seconds, 3),
         "average_pass@1": result.average_pass_at_1(),
         "languages": {name: _language_json(lang) for name, lang in result.languages.items()},
     }
+    comparison = _comparison_json(result)
+    if comparison is not None:
+        doc["compare_semantics"] = comparison
+    return doc
 
 
 def write_results(result: EvaluationResult, out_dir: Path) -> Path:
@@ -167,19 +236,28 @@ def _percent(value: float | None) -> str:
 
 
 def results_table(result: EvaluationResult) -> Table:
-    """pass@k per language, with OctoCoder's paper pass@1 alongside."""
-    table = Table(title=f"HumanEvalPack {result.task} ({result.source})")
+    """pass@k per language, with OctoCoder's paper pass@1 alongside (and the other scoring's, when compared)."""
+    table = Table(title=f"HumanEvalPack {result.task} ({result.source}, {result.scoring} scoring)")
     table.add_column("language")
-    for name in ("problems", "samples", "passed", "pass@1 %", "pass@10 %", "OctoCoder pass@1 %"):
+    other = result.comparison
+    extra = (f"passed ({other.other})", "differing problems") if other is not None else ()
+    for name in ("problems", "samples", "passed", *extra, "pass@1 %", "pass@10 %", "OctoCoder pass@1 %"):
         table.add_column(name, justify="right")
+    differences = other.differences(result.languages, result.scoring) if other is not None else {}
     paper = PAPER_OCTOCODER.get(result.task, {})
     for name, lang in result.languages.items():
         scores = lang.pass_at()
+        compared = []
+        if other is not None:
+            ids = [d.task_id for d in differences[name]]
+            listed = ", ".join(ids[:6]) + (f" (+{len(ids) - 6})" if len(ids) > 6 else "")
+            compared = [str(other.languages[name].passed), listed or "-"]
         table.add_row(
             DISPLAY_NAMES.get(name, name),
             str(len(lang.problems)),
             str(lang.samples),
             str(lang.passed),
+            *compared,
             _percent(scores.get(1)),
             _percent(scores.get(10)),
             f"{paper[name]:.1f}" if name in paper else "-",
@@ -191,6 +269,7 @@ def results_table(result: EvaluationResult) -> Table:
             "",
             "",
             "",
+            *([""] * len(extra)),
             _percent(result.average_pass_at_1()),
             "",
             f"{sum(shown) / len(shown):.1f}" if shown else "-",

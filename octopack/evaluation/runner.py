@@ -22,12 +22,13 @@ from octopack.evaluation.postprocess import (
     raw_code,
     stop_sequences,
 )
-from octopack.evaluation.programs import build_program
+from octopack.evaluation.programs import SCORINGS, Scoring, assemble_programs, check_scoring
 from octopack.evaluation.prompts import PromptFormat, Task, code_prompt, describe_prompt
 from octopack.evaluation.results import (
     EvaluationResult,
     LanguageResult,
     ProblemResult,
+    ScoringComparison,
     Verdict,
     stderr_head,
 )
@@ -127,17 +128,39 @@ def _generate_code(
     return [Sampled(p, a, [t] * len(a)) for p, t, a in zip(problems, texts, answers, strict=True)]
 
 
-def build_programs(task: Task, sampled: Sequence[Sampled], raw: bool) -> list[executor_pb2.Program]:
-    """One program per generation: code base + (cleaned) generation, then the tests."""
+def build_programs(
+    task: Task, sampled: Sequence[Sampled], raw: bool, scoring: Scoring = "harness"
+) -> list[executor_pb2.Program]:
+    """One program per generation: code base + (cleaned) generation, then the tests, assembled under ``scoring``."""
     programs = []
     for item in sampled:
-        for j, (generation, prompt) in enumerate(zip(item.generations, item.prompts, strict=True)):
-            if raw:
-                code = raw_code(item.problem, task, generation)
-            else:
-                code = postprocess_code(item.problem, task, generation, prompt)
-            programs.append(build_program(item.problem, code, program_id(item.problem.task_id, j)))
+        codes = [
+            raw_code(item.problem, task, generation) if raw
+            else postprocess_code(item.problem, task, generation, prompt)
+            for generation, prompt in zip(item.generations, item.prompts, strict=True)
+        ]
+        ids = [program_id(item.problem.task_id, j) for j in range(len(codes))]
+        programs += assemble_programs(item.problem, codes, ids, scoring)
     return programs
+
+
+def _other_scoring(scoring: Scoring) -> Scoring:
+    return next(s for s in SCORINGS if s != scoring)
+
+
+def _rerun(programs: list[executor_pb2.Program], others: list[executor_pb2.Program]) -> list[executor_pb2.Program]:
+    """The other scoring's programs whose text differs from this one's, under ids of their own.
+
+    Blank lines at the end of the code (before the test) do not count: they change no verdict.
+    """
+    out = []
+    for mine, theirs in zip(programs, others, strict=True):
+        if (mine.source.rstrip("\n"), mine.test) != (theirs.source.rstrip("\n"), theirs.test):
+            rerun = executor_pb2.Program()
+            rerun.CopyFrom(theirs)
+            rerun.id = theirs.id + "@other"
+            out.append(rerun)
+    return out
 
 
 def _verdict(sample: int, result: executor_pb2.Result) -> Verdict:
@@ -169,30 +192,45 @@ async def evaluate(
     window: int | None = None,
     on_total: Callable[[int], None] | None = None,
     on_result: ResultCallback | None = None,
+    scoring: Scoring = "harness",
+    compare: bool = False,
 ) -> EvaluationResult:
     """Generate, run and score ``task`` on ``problems`` (language -> problems).
 
+    ``scoring`` assembles and judges the programs (``harness``: as bigcode-evaluation-harness;
+    ``corrected``: with the project's fixes). With ``compare`` the programs the other scoring
+    builds differently run too, and the result lists the problems whose verdicts differ.
     ``on_total`` hears the number of programs once they are built, ``on_result``
     each program's result as it arrives (progress bars).
     """
     params = params or GenerationParams()
+    check_scoring(scoring)
     started = time.perf_counter()
     await check_languages(client, list(problems))
     flat = [p for lang in problems for p in problems[lang]]
     sampled = await asyncio.to_thread(_generate_code, task, flat, generator, params, fmt)
-    programs = build_programs(task, sampled, generator.raw)
+    programs = build_programs(task, sampled, generator.raw, scoring)
+    other = _other_scoring(scoring)
+    reruns = _rerun(programs, build_programs(task, sampled, generator.raw, other)) if compare else []
     if on_total is not None:
-        on_total(len(programs))
-    results = await client.execute(programs, window=window, on_result=on_result)
+        on_total(len(programs) + len(reruns))
+    results = await client.execute(programs + reruns, window=window, on_result=on_result)
     by_id = {item.problem.task_id: item for item in sampled}
-    languages = {}
-    for lang, chosen in problems.items():
-        rows = []
-        for problem in chosen:
-            n = len(by_id[problem.task_id].generations)
-            verdicts = tuple(_verdict(j, results[program_id(problem.task_id, j)]) for j in range(n))
-            rows.append(ProblemResult(problem.task_id, verdicts))
-        languages[lang] = LanguageResult(lang, tuple(rows))
+
+    def judged(suffix: str) -> dict[str, LanguageResult]:
+        languages = {}
+        for lang, chosen in problems.items():
+            rows = []
+            for problem in chosen:
+                ids = [program_id(problem.task_id, j) for j in range(len(by_id[problem.task_id].generations))]
+                verdicts = tuple(_verdict(j, results[i + suffix] if i + suffix in results else results[i])
+                                 for j, i in enumerate(ids))
+                rows.append(ProblemResult(problem.task_id, verdicts))
+            languages[lang] = LanguageResult(lang, tuple(rows))
+        return languages
+
+    languages = judged("")
+    comparison = ScoringComparison(other, judged("@other"), len(reruns)) if compare else None
     generation = dataclasses.asdict(params) | {"raw": generator.raw}
     return EvaluationResult(
         task=task,
@@ -202,4 +240,6 @@ async def evaluate(
         generation=generation,
         executor=client.address,
         wall_seconds=time.perf_counter() - started,
+        scoring=scoring,
+        comparison=comparison,
     )

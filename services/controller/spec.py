@@ -57,6 +57,8 @@ def validate(spec: jobs_pb2.JobSpec, idempotency_key: str = "") -> None:
             if not repo.strip():
                 raise _bad(f"crawl.repositories[{i}]", "must not be empty")
         _non_negative(c, "crawl", ["max_commits"])
+        if c.profile and c.profile not in ("paper", "improved"):
+            raise _bad("crawl.profile", f"unknown data profile {c.profile!r}; use paper or improved")
     if K.STAGE_KIND_FILTER in has:
         f = spec.filter
         if K.STAGE_KIND_CRAWL not in has and not f.input_dataset:
@@ -99,6 +101,8 @@ def _validate_evaluate(e: jobs_pb2.EvaluateConfig, has_serve: bool) -> None:
     _non_negative(e, "evaluate", ["samples", "max_new_tokens"])
     if not 0 <= e.temperature <= 2:
         raise _bad("evaluate.temperature", "must be between 0 (greedy) and 2")
+    if e.scoring and e.scoring not in ("harness", "corrected"):
+        raise _bad("evaluate.scoring", f"unknown scoring {e.scoring!r}; use harness or corrected")
 
 
 def retry_policy(spec: jobs_pb2.JobSpec) -> tuple[int, float, float, float]:

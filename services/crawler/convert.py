@@ -35,7 +35,8 @@ def request_from_spec(spec: pb.CrawlSpec) -> CrawlRequest:
     """A validated :class:`CrawlRequest`; bad fields raise :class:`InvalidArgument` naming them."""
     options: dict[str, Any] = {
         "branch": spec.branch, "since": spec.since, "until": spec.until, "max_commits": spec.max_commits,
-        "languages": tuple(spec.languages),
+        "languages": tuple(spec.languages), "profile": spec.profile or "paper",
+        "corrections": dict(spec.corrections),
     }
     if spec.all_licenses:
         options["licenses"] = ()
@@ -57,7 +58,7 @@ def crawl_to_proto(job: BackgroundJob[CrawlRun]) -> pb.Crawl:
         repositories=request.sources, dataset=request.dataset, branch=o.branch, since=o.since, until=o.until,
         max_commits=o.max_commits, licenses=list(o.licenses), languages=list(o.languages), fresh=request.fresh,
         max_file_bytes=o.max_file_bytes, all_licenses=not o.licenses, repositories_file=request.repositories_file,
-        repositories_dataset=request.repositories_dataset,
+        repositories_dataset=request.repositories_dataset, profile=o.profile, corrections=o.corrections,
     )
     progress = pb.CrawlProgress(
         repositories_total=p.repositories_total, repositories_done=p.repositories_done,

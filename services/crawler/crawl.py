@@ -231,7 +231,8 @@ class Crawl:
             p.skipped[dedupe.DUPLICATES] += dropped
             p.samples_written = sum(s.rows for s in shards)
             p.phase, p.seconds = "committing", time.perf_counter() - started
-        manifest = area.commit(shards, SAMPLE_SCHEMA, stats=self.progress.stats(), extra={"crawl": self.extra()})
+        manifest = area.commit(shards, SAMPLE_SCHEMA, stats=self.progress.stats(), extra={"crawl": self.extra()},
+                               profile=self.request.options.profile)
         area.delete_under(REPOS, ".parquet")  # the intermediates; the markers stay as the per-repository record
         with self.lock:
             self.progress.version, self.progress.phase = manifest.version, "done"

@@ -1,4 +1,10 @@
-"""Language of a file from its name, with CommitPack's extension table."""
+"""Language of a file from its name, with CommitPack's extension table.
+
+Two readings: :func:`language_by_suffix` is the original's (``scrape_github.py`` keeps a
+file when its path ends with an entry of the table, ``str.endswith``, case-sensitively);
+:func:`language_of` is the project's correction ``file_name_languages`` (an exact file
+name, else the longest dotted extension, then in any case).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +53,32 @@ def language_of(path: str) -> str | None:
         if lang is not None:
             return lang
     return None
+
+
+@lru_cache(maxsize=1)
+def _suffixes() -> tuple[tuple[str, ...], dict[str, str]]:
+    exact, _, _ = _by_suffix()
+    return tuple(exact), exact
+
+
+def language_by_suffix(path: str) -> str | None:
+    """The language whose table entry ``path`` ends with (the longest such entry), or None.
+
+    The original kept a file exactly when ``path.endswith(entries)``, case-sensitively: names
+    such as ``Makefile`` count anywhere at the end (``src/GNUmakefile`` does not, ``myMakefile``
+    does). Its ``add_lang`` then looked up ``path.split(".")[-1]``, without the dot, in a table
+    keyed with dots, which labels every file "unknown" as written; the entry the path ends
+    with is what the released data shows.
+    """
+    entries, exact = _suffixes()
+    if not path.endswith(entries):
+        return None
+    return exact[max((e for e in entries if path.endswith(e)), key=len)]
+
+
+def assign_language(path: str, by_file_name: bool) -> str | None:
+    """The sample's language: :func:`language_of` with the correction, else :func:`language_by_suffix`."""
+    return language_of(path) if by_file_name else language_by_suffix(path)
 
 
 def known_languages() -> set[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.profiles import Profiled
 
 #: The licenses of the original CommitPack (SPDX ids, lower-case).
 DEFAULT_LICENSES: tuple[str, ...] = (
@@ -24,8 +25,31 @@ DEFAULT_LICENSES: tuple[str, ...] = (
     "lgpl-2.1",
 )
 
-class CrawlOptions(BaseModel):
-    """Per-crawl options shared by every repository of one crawl."""
+#: Each correction of the original crawl (the BigQuery SQL and ``scrape_github.py``): name -> what it changes.
+#: ``improved`` turns all of them on; docs/commits.md gives an example and the effect of each.
+CORRECTIONS: dict[str, str] = {
+    "trimmed_message": "the message without trailing white space: the pre-filters see 'Initial commit' where the "
+                       "command line stored 'Initial commit\\n', and the sample's message loses its final newline",
+    "update_message_any_case": "'Update <path>' and 'Update <file name>' are dropped in any case (the original "
+                               "drops only a message equal to 'Update ' + path)",
+    "literal_message_list": "the boring messages are compared literally (the SQL's LIKE reads the '_' of "
+                            "'update _config.yaml' as any character)",
+    "one_changed_file": "the commit changes exactly one file (the original: exactly one file modified in place, "
+                        "whatever else is added, deleted or renamed)",
+    "text_files_only": "files with a NUL byte or that are not UTF-8 are skipped (the original decoded them, "
+                       "dropping the bytes that are not UTF-8)",
+    "file_name_languages": "a language by file name: the exact name (Makefile) or the longest dotted extension, "
+                           "in any case (X.PY is Python); the original: the path ends with an entry of the table, "
+                           "case-sensitively",
+    "any_repository_language": "every repository given is crawled (the original's query kept repositories whose "
+                               "GitHub languages include one of 22)",
+}
+
+
+class CrawlOptions(Profiled):
+    """Per-crawl options shared by every repository of one crawl, under a data profile."""
+
+    CORRECTIONS = CORRECTIONS
 
     branch: str = Field("", description="Branch to walk; empty walks the repository's default branch (HEAD).")
     since: str = Field("", description="Only commits committed on or after this date (ISO 8601).")

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from octopack.services.crawler import gitio
-from octopack.services.crawler.language import language_of
+from octopack.services.crawler.language import assign_language
 from octopack.services.crawler.licenses import detect_repository
 from octopack.services.crawler.options import CrawlOptions
-from octopack.services.crawler.prefilter import message_reason
+from octopack.services.crawler.prefilter import MessageChecks, repository_language_ok, sample_change
 from octopack.services.crawler.samples import SampleWriter
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,19 @@ def crawl_repository(
             result.skipped["license_not_allowed"] += 1
             result.seconds = time.perf_counter() - started
             return result
+        by_name = options.corrected("file_name_languages")
+        if not options.corrected("any_repository_language"):
+            paths = gitio.git(["ls-tree", "-r", "-z", "--name-only", head], cwd=repo).split(b"\0")
+            languages = {assign_language(p.decode("utf-8", errors="replace"), by_name) for p in paths if p}
+            if not repository_language_ok({lang for lang in languages if lang}):
+                result.skipped["repository_language"] += 1
+                result.seconds = time.perf_counter() - started
+                return result
         for commit in gitio.walk(repo, head, options.since, options.until, options.max_commits):
             result.commits_seen += 1
-            reason = _commit_reason(commit, wanted)
-            if reason is None:
-                reason = _emit(commit, blobs, options, result, source, writer)
+            picked = _commit_reason(commit, wanted, options)
+            reason = picked if isinstance(picked, str) else _emit(commit, picked, blobs, options, result, source,
+                                                                  writer)
             if reason is not None:
                 result.skipped[reason] += 1
             if progress is not None and result.commits_seen % PROGRESS_EVERY == 0:
@@ -96,41 +104,41 @@ def crawl_repository(
     return result
 
 
-def _commit_reason(commit: gitio.Commit, wanted: set[str]) -> str | None:
-    """Cheap checks on the commit's shape, before any blob is read."""
+def _commit_reason(commit: gitio.Commit, wanted: set[str], options: CrawlOptions) -> gitio.Change | str:
+    """Cheap checks on the commit's shape, before any blob is read: its sample change, or why it has none."""
     if len(commit.parents) > 1:
         return "merge"
     if not commit.parents:
         return "root_commit"
-    if len(commit.changes) != 1:
-        return "no_change" if not commit.changes else "multi_file"
-    change = commit.changes[0]
-    if change.status != "M":
-        return "not_modification"
+    change = sample_change(commit.changes, options.corrected("one_changed_file"))
+    if isinstance(change, str):
+        return change
     if change.old_mode not in REGULAR or change.new_mode not in REGULAR:
         return "not_regular_file"
-    lang = language_of(change.path.decode("utf-8", errors="replace"))
+    lang = assign_language(change.path.decode("utf-8", errors="replace"), options.corrected("file_name_languages"))
     if lang is None:
         return "unknown_language"
     if wanted and lang not in wanted:
         return "language_not_selected"
-    return None
+    return change
 
 
 def _emit(
     commit: gitio.Commit,
+    change: gitio.Change,
     blobs: gitio.BlobReader,
     options: CrawlOptions,
     result: RepoResult,
     source: str,
     writer: SampleWriter,
 ) -> str | None:
-    change = commit.changes[0]
     path = change.path.decode("utf-8", errors="replace")
-    message = commit.message.rstrip()
-    reason = message_reason(message, path)
+    checks = MessageChecks.of(options)
+    reason = checks.reason(commit.message, path)
     if reason is not None:
         return reason
+    message = checks.text(commit.message)
+    text_only = options.corrected("text_files_only")
     for sha in (change.old_blob, change.new_blob):
         size = blobs.size(sha)
         if size is None:
@@ -140,6 +148,10 @@ def _emit(
     contents = []
     for sha in (change.old_blob, change.new_blob):
         data = blobs.read(sha) or b""
+        if not text_only:
+            # As the original's ``cat ... .decode(errors="ignore")``: bytes that are not UTF-8 are lost.
+            contents.append(data.decode("utf-8", errors="ignore"))
+            continue
         if b"\0" in data:
             return "binary"
         try:
@@ -155,7 +167,7 @@ def _emit(
             "new_contents": contents[1],
             "subject": message.split("\n", 1)[0],
             "message": message,
-            "lang": language_of(path),
+            "lang": assign_language(path, options.corrected("file_name_languages")),
             "license": result.license,
             "repos": [source],
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from octopack.common.vocabulary import LANGUAGE_OF_EXECUTOR
 from octopack.executor.v1 import executor_pb2
+from octopack.services.executor.isolation import Protection
 from octopack.services.executor.model import ExecutionResult, ProgramSpec, Status
 
 STATUS_VALUES: dict[Status, int] = {
@@ -15,6 +16,7 @@ STATUS_VALUES: dict[Status, int] = {
     Status.MEMORY_LIMIT: executor_pb2.STATUS_MEMORY_LIMIT,
     Status.OUTPUT_LIMIT: executor_pb2.STATUS_OUTPUT_LIMIT,
     Status.SANDBOX_ERROR: executor_pb2.STATUS_SANDBOX_ERROR,
+    Status.DISK_LIMIT: executor_pb2.STATUS_DISK_LIMIT,
 }
 LIMIT_FIELDS = (
     "timeout_seconds",
@@ -25,6 +27,7 @@ LIMIT_FIELDS = (
     "max_file_bytes",
     "max_open_files",
     "max_output_bytes",
+    "max_disk_bytes",
 )
 
 
@@ -48,3 +51,7 @@ def result_to_proto(result: ExecutionResult) -> executor_pb2.Result:
         run_seconds=result.run_seconds,
         detail=result.detail,
     )
+
+
+def protection_to_proto(protection: Protection) -> executor_pb2.Protection:
+    return executor_pb2.Protection(name=protection.name, enforced=protection.enforced, how=protection.how)

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import shutil
-import tempfile
+import math
 from collections.abc import AsyncIterator
 from dataclasses import fields
-from pathlib import Path
-from typing import IO
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from octopack.services.executor.cell import Job, Step
 from octopack.services.executor.metrics import QUEUE_DEPTH, RESULTS, RUNNING
 from octopack.services.executor.model import ExecutionResult, Limits, ProgramSpec
 from octopack.services.executor.runners import RUNNERS, Runner, Toolchains
-from octopack.services.executor.sandbox import Sandbox, Step
+from octopack.services.executor.runners.java import JavaRunner
+from octopack.services.executor.sandbox import Sandbox
 from octopack.services.executor.settings import ExecutorSettings
-from octopack.services.executor.uids import claim_uids
-from octopack.services.executor.verdict import compile_failure, run_verdict
+from octopack.services.executor.verdict import compile_failure, result_of, run_verdict
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +30,7 @@ MAX_LIMITS = Limits(
     max_file_bytes=1024**3,
     max_open_files=65536,
     max_output_bytes=64 * 1024**2,
+    max_disk_bytes=8 * 1024**3,
 )
 COMPILE_PROCESSES = 4096
 COMPILE_MEMORY = 8 * 1024**3
@@ -43,24 +41,7 @@ class Executor:
 
     def __init__(self, settings: ExecutorSettings) -> None:
         self.settings = settings
-        self.sandbox = Sandbox(settings.network)
-        self._own_root = settings.work_root is None
-        root = (
-            Path(tempfile.mkdtemp(prefix="octopack-exec-"))
-            if settings.work_root is None
-            else settings.work_root
-        )
-        self.root: Path = root
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o755)
-        self._check_reachable(self.root)
-        # uids matter only when the server can switch to them (root); a non-root server runs
-        # programs as itself and needs no lock file.
-        self._uid_lock: IO[bytes] | None = None
-        self.build_uid = settings.sandbox_uid or 0
-        if self.sandbox.drops_privileges:
-            self._uid_lock, self.build_uid = claim_uids(settings.sandbox_uid, settings.concurrency)
-        self.tools = Toolchains(settings.toolchains, settings.python, self._go_cache())
+        self.tools = Toolchains(settings.toolchains, settings.python)
         if settings.language and settings.language not in RUNNERS:
             raise FailedPrecondition(
                 f"OCTOPACK_EXECUTOR_LANGUAGE={settings.language!r} is not a language; use one of "
@@ -74,8 +55,9 @@ class Executor:
             self._slots.put_nowait(slot)
         self._admitted = 0
         self._running = 0
-        self._ids = itertools.count()
-        log.info("executor sandbox: %s; work root %s", self.sandbox.describe(), self.root)
+        java = self.runners["java"]
+        javac = java.javac_server() if "java" in self._served and isinstance(java, JavaRunner) else []
+        self.sandbox = Sandbox(settings, javac=javac)
 
     # ---- capacity -------------------------------------------------------------------------------
     @property
@@ -134,6 +116,8 @@ class Executor:
             if key not in names:
                 raise InvalidArgument(f"{where}.limits.{key}: unknown limit")
             top = getattr(MAX_LIMITS, key)
+            if not math.isfinite(value):
+                raise InvalidArgument(f"{where}.limits.{key} = {value} is not a finite number; use 0 (default) to {top}")
             if value < 0 or value > top:
                 raise InvalidArgument(
                     f"{where}.limits.{key} = {value} is out of range; use 0 (default) to {top}"
@@ -223,96 +207,54 @@ class Executor:
 
     async def _run_in_slot(self, program: ProgramSpec, limits: Limits, slot: int) -> ExecutionResult:
         runner = self.runners[program.language]
-        run_uid = self.build_uid + 1 + slot
-        workdir = self.sandbox.make_workdir(self.root, f"p{next(self._ids)}", run_uid, self.build_uid)
-        try:
-            (workdir / runner.filename).write_text(program.text, encoding="utf-8", errors="surrogatepass")
-            env = {
-                "PATH": runner.path(),
-                "HOME": str(workdir),
-                "TMPDIR": str(workdir),
-                "LANG": "C.UTF-8",
-                **runner.env(),
-            }
-            compile_seconds = 0.0
-            for argv in runner.compile_commands(limits, program.text):
-                step = Step(
-                    argv=argv,
-                    cwd=workdir,
-                    env=env,
-                    timeout=limits.compile_timeout_seconds,
-                    cpu_seconds=2 * limits.compile_timeout_seconds,
-                    memory_bytes=max(COMPILE_MEMORY, limits.memory_bytes),
-                    max_processes=COMPILE_PROCESSES,
-                    max_file_bytes=max(limits.max_file_bytes, 1024**3),
-                    max_open_files=max(limits.max_open_files, 4096),
-                    max_output_bytes=limits.max_output_bytes,
-                    uid=self.build_uid,
-                    gid=self.build_uid,
-                )
-                built = await self.sandbox.run(step)
-                compile_seconds += built.seconds
-                if built.error or built.timed_out or built.output_exceeded or built.exit_code != 0:
-                    return compile_failure(program.id, built, compile_seconds)
-            step = Step(
+        work = self.sandbox.work_dir(slot)
+        env = {
+            "PATH": runner.path(),
+            "HOME": work,
+            "TMPDIR": self.sandbox.tmp_dir(slot),
+            "LANG": "C.UTF-8",
+            **runner.env(),
+        }
+        # Build steps get roomier limits than the run, never tighter ones (the sandbox lowers a
+        # slot's limits from step to step).
+        steps = [
+            Step(
+                argv=argv,
+                env=env,
+                timeout=limits.compile_timeout_seconds,
+                cpu_seconds=max(2 * limits.compile_timeout_seconds, limits.cpu_seconds),
+                memory_bytes=max(COMPILE_MEMORY, limits.memory_bytes) if limits.memory_bytes else 0,
+                max_processes=max(COMPILE_PROCESSES, limits.max_processes),
+                max_file_bytes=max(limits.max_file_bytes, 1024**3),
+                max_open_files=max(limits.max_open_files, 4096),
+                max_output_bytes=limits.max_output_bytes,
+                javac=runner.warm_compiler() if i == 0 else None,
+            )
+            for i, argv in enumerate(runner.compile_commands(limits, program.text))
+        ]
+        steps.append(
+            Step(
                 argv=runner.run_command(limits),
-                cwd=workdir,
                 env=env,
                 timeout=limits.timeout_seconds,
                 cpu_seconds=limits.cpu_seconds,
                 memory_bytes=limits.memory_bytes,
                 max_processes=limits.max_processes,
-                max_file_bytes=limits.max_file_bytes,
+                # No single file beyond the disk budget (what holds where no tmpfs caps it).
+                max_file_bytes=min(limits.max_file_bytes, limits.max_disk_bytes),
                 max_open_files=limits.max_open_files,
                 max_output_bytes=limits.max_output_bytes,
-                uid=run_uid,
-                gid=self.build_uid,
-                sweep=True,
             )
-            ran = await self.sandbox.run(step)
-            status, detail = run_verdict(runner, ran, limits)
-            return ExecutionResult(
-                id=program.id,
-                status=status,
-                exit_code=ran.exit_code,
-                stdout=ran.stdout,
-                stderr=ran.stderr,
-                stdout_truncated=ran.stdout_truncated,
-                stderr_truncated=ran.stderr_truncated,
-                compile_seconds=compile_seconds,
-                run_seconds=ran.seconds,
-                detail=detail,
-            )
-        finally:
-            await asyncio.to_thread(self.sandbox.remove_workdir, workdir)
-
-    def _check_reachable(self, root: Path) -> None:
-        """The sandbox uids must be able to traverse every folder above the work root."""
-        if not self.sandbox.drops_privileges:
-            return
-        for folder in [root, *root.parents]:
-            if not folder.stat().st_mode & 0o001:
-                raise FailedPrecondition(
-                    f"work root {root}: {folder} is not searchable by other users, so the sandbox uids "
-                    "cannot reach their work directories; choose another OCTOPACK_EXECUTOR_WORK_ROOT"
-                )
-
-    def _go_cache(self) -> Path:
-        """A per-server copy of the warm Go cache, writable only by the compile uid."""
-        target = self.root / "gocache"
-        source = self.settings.toolchains / "go" / "cache"
-        if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True)
-        else:
-            target.mkdir(exist_ok=True)
-        if self.sandbox.drops_privileges:
-            for path in [target, *target.rglob("*")]:
-                shutil.chown(path, self.build_uid, self.build_uid)
-        return target
+        )
+        job = Job(runner.filename, program.text, steps, limits.max_disk_bytes)
+        outcomes = await self.sandbox.run(slot, job)
+        if len(outcomes) < len(steps):  # a build step (or the set-up) ended the program
+            return compile_failure(program.id, outcomes[-1], sum(o.seconds for o in outcomes), limits)
+        *built, ran = outcomes
+        compile_seconds = sum(step.seconds for step in built)
+        status, detail = run_verdict(runner, ran, limits)
+        return result_of(program.id, ran, status, detail, compile_seconds, ran.seconds)
 
     def close(self) -> None:
-        """Remove the work root (if this executor made it) and free the uid block."""
-        if self._own_root:
-            self.sandbox.remove_workdir(self.root)
-        if self._uid_lock is not None:
-            self._uid_lock.close()
+        """Stop the sandbox's slots and remove its work root (if it made it)."""
+        self.sandbox.close()

@@ -17,6 +17,7 @@ class Status(enum.Enum):
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"
     SANDBOX_ERROR = "sandbox_error"
+    DISK_LIMIT = "disk_limit"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Limits:
     max_file_bytes: int
     max_open_files: int
     max_output_bytes: int
+    #: What the program may write in all (work directory and temporary folders together).
+    max_disk_bytes: int
 
     def merged(self, **overrides: float | int) -> Limits:
         """These limits with every non-zero override applied (zero means "keep the default")."""
@@ -69,10 +72,17 @@ class StepOutcome:
     output_exceeded: bool = False
     #: Set when the sandbox itself failed (could not start the command, ...).
     error: str = ""
+    #: The work directory had (almost) no room left when the step ended.
+    disk_full: bool = False
 
     @property
     def signal(self) -> int:
         return -self.exit_code if self.exit_code < 0 else 0
+
+    @property
+    def stopped(self) -> bool:
+        """The program went no further than this step (it failed, timed out or was killed)."""
+        return bool(self.error or self.timed_out or self.output_exceeded or self.exit_code != 0)
 
 
 @dataclass

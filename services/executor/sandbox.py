@@ -1,251 +1,242 @@
-"""The one sandbox primitive every language runs through.
+"""The one sandbox every language runs through: one supervised slot per concurrent program.
 
-A step is one command (compile or run). Each step gets:
+At start the sandbox probes the platform (``OCTOPACK_EXECUTOR_ISOLATION``, see ``isolation.py``)
+and starts one slot per unit of concurrency, each a long-lived supervisor
+(``driver/supervisor.py``):
 
-- its own session and process group (``setsid``), so a timeout or an output cap kills the whole
-  group and nothing the program does reaches the server's group or session;
-- resource limits set in the child before the program starts (``prlimit``: CPU seconds, address
-  space, processes, file size, open files, no core dumps);
-- a wall-clock timeout measured by the server;
-- stdout and stderr read incrementally, each capped; past the cap the group is killed;
-- a scrubbed environment (exactly what the caller passes, nothing of the server's);
-- when the platform allows, a fresh network namespace with only a down loopback (``unshare -n``);
-- when the server runs as root, an unprivileged uid (``setpriv``): the program cannot write outside
-  its work directory, and after the step every process left under that uid is killed, which also
-  catches processes that left the group with ``setsid``.
+- namespaces mode: ``bwrap`` (bubblewrap, what Flatpak builds its sandboxes with) makes the slot's
+  user, PID, network, IPC and UTS namespaces, a root of read-only binds (/usr, /etc, the
+  toolchains) with none of the server's files, and a seccomp filter against keyrings; the
+  supervisor inside runs programs one after another and leaves nothing of one for the next.
+  Making a bubblewrap sandbox costs about 3.5 ms of CPU and fresh namespaces per program as much
+  again (a tenth of a Node start), so it is made once per slot, not per program.
+- landlock mode: the supervisor runs as it is and confines each step with Landlock.
 
-The command line is a chain of small exec wrappers from util-linux
-(``unshare -n -- setpriv ... -- prlimit ... -- program``) rather than a ``preexec_fn``, which is
-unsafe in a threaded server.
+As root, slots run as the unprivileged ``sandbox_uid`` (``setpriv``); otherwise as the server's
+own uid, in their own user namespace.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import ctypes
 import logging
-import math
 import os
 import shutil
-import signal
-import subprocess
-import time
-from dataclasses import dataclass
+import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from octopack.common.errors import FailedPrecondition
+from octopack.services.executor import driver
+from octopack.services.executor.cell import Cell, Job, SandboxUnavailable
+from octopack.services.executor.driver import landlock, seccomp
+from octopack.services.executor.isolation import LANDLOCK_MIN_ABI, Isolation
 from octopack.services.executor.model import StepOutcome
+from octopack.services.executor.settings import ExecutorSettings
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 64 * 1024
-#: After the program exits, its pipes get this long to drain.
-DRAIN_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command to run in the sandbox."""
-
-    argv: list[str]
-    cwd: Path
-    env: dict[str, str]
-    timeout: float
-    cpu_seconds: float
-    memory_bytes: int  # 0: no address-space limit
-    max_processes: int
-    max_file_bytes: int
-    max_open_files: int
-    max_output_bytes: int
-    #: Run as this uid/gid when the server is root (None: stay as the server's user).
-    uid: int | None = None
-    gid: int | None = None
-    #: Kill every process of ``uid`` after the step (only for uids that one program owns).
-    sweep: bool = False
-
-
-def _works(argv: list[str]) -> bool:
-    try:
-        return subprocess.run(argv, capture_output=True, timeout=10, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+#: The program's uid inside its user namespace (namespaces mode).
+INSIDE_UID = 1000
+#: Top-level system folders: bound read-only, or re-created as the links they are (merged /usr).
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+DRIVER_FILES = ("supervisor.py", "process.py", "namespaces.py", "confined.py", "landlock.py", "seccomp.py", "javac.py")
+PR_SET_DUMPABLE = 4
+NO_USERNS_HINT = (
+    "this node does not let an unprivileged process create user namespaces (a seccomp profile "
+    "such as containerd's RuntimeDefault blocks unshare without CAP_SYS_ADMIN, or "
+    "user.max_user_namespaces / kernel.unprivileged_userns_clone is 0)"
+)
 
 
 class Sandbox:
-    """Runs :class:`Step` s. Construct once per server: it probes what the platform allows."""
+    """Runs :class:`Job` s in per-slot sandboxes. Construct once per server (it probes and starts them)."""
 
-    def __init__(self, network: Literal["auto", "required", "off"] = "auto") -> None:
+    def __init__(self, settings: ExecutorSettings, javac: list[str] | None = None) -> None:
+        self.settings = settings
+        #: The warm javac's command line (every slot starts one), or empty.
+        self.javac = javac or []
         self.is_root = os.geteuid() == 0
-        self.drops_privileges = self.is_root and shutil.which("setpriv") is not None
-        self._net_prefix: list[str] = []
-        if network != "off" and shutil.which("unshare"):
-            # No PID namespace: the program would be its init, which changes signal semantics
-            # (a raise(SIGABRT) of its own is ignored); the uid sweep does the cleanup instead.
-            candidates = [["unshare", "-n"]] if self.is_root else [["unshare", "-r", "-n"]]
-            for prefix in candidates:
-                if _works([*prefix, "true"]):
-                    self._net_prefix = prefix
-                    break
-        if network == "required" and not self._net_prefix:
-            raise FailedPrecondition(
-                "network isolation is required but no network namespace can be created here: "
-                "run as root (or with user namespaces enabled), or set OCTOPACK_EXECUTOR_NETWORK=auto"
-            )
-        if not self._net_prefix and network != "off":
-            log.warning("no network namespace available: programs can reach the network")
-        if not self.drops_privileges:
-            log.warning("not root: programs run as the server's uid (no write protection, shared NPROC)")
-
-    @property
-    def network_isolated(self) -> bool:
-        return bool(self._net_prefix)
-
-    def describe(self) -> str:
-        """What is enforced here, in words (logged at start, shown by GetCapabilities callers)."""
-        parts = ["own session+process group", "rlimits", "wall clock", "output caps", "scrubbed env"]
-        parts.append("network namespace" if self.network_isolated else "NO network isolation")
-        parts.append("unprivileged uid" if self.drops_privileges else "server uid")
-        return ", ".join(parts)
-
-    def command(self, step: Step) -> list[str]:
-        """The full argv: isolation wrappers, then limits, then the program."""
-        argv = list(self._net_prefix)
-        if self.drops_privileges and step.uid is not None:
-            gid = step.gid if step.gid is not None else step.uid
-            argv += ["setpriv", f"--reuid={step.uid}", f"--regid={gid}", "--clear-groups"]
-            argv += ["--no-new-privs", "--"]
-        cpu = max(1, math.ceil(step.cpu_seconds))
-        argv += [
-            "prlimit",
-            f"--cpu={cpu}:{cpu + 1}",
-            f"--nproc={step.max_processes}",
-            f"--fsize={step.max_file_bytes}",
-            f"--nofile={step.max_open_files}",
-            "--core=0",
-        ]
-        if step.memory_bytes:
-            argv.append(f"--as={step.memory_bytes}")
-        return [*argv, "--", *step.argv]
-
-    def make_workdir(self, root: Path, name: str, uid: int | None, gid: int | None) -> Path:
-        """A fresh directory the program's uid owns and only it (and its group) can write."""
-        path = root / name
-        path.mkdir(mode=0o770)
-        if self.drops_privileges and uid is not None:
-            os.chown(path, uid, gid if gid is not None else uid)
-            # setgid: files the compile uid writes stay readable by the run uid (same group).
-            path.chmod(0o2770)
-        return path
-
-    @staticmethod
-    def remove_workdir(path: Path) -> None:
-        """Remove a work directory whatever the program did to its permissions."""
-
-        def _force(func: object, name: str, _exc: object) -> None:
-            try:
-                os.chmod(os.path.dirname(name), 0o700)
-                os.chmod(name, 0o700)
-            except OSError:
-                pass
-            if os.path.isdir(name):
-                shutil.rmtree(name, ignore_errors=True)
-            else:
-                _unlink(name)
-
-        shutil.rmtree(path, onerror=_force)
-
-    async def run(self, step: Step) -> StepOutcome:
-        """Run one step to completion, timeout or cap; never raises for the program's behaviour."""
-        start = time.perf_counter()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *self.command(step),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=step.cwd,
-                env=step.env,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return StepOutcome(-1, "", "", 0.0, error=f"could not start {step.argv[0]}: {exc}")
-        outcome = StepOutcome(0, "", "", 0.0)
-
-        def kill() -> None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        out = _Capture(step.max_output_bytes)
-        err = _Capture(step.max_output_bytes)
-
-        async def pump(stream: asyncio.StreamReader | None, cap: _Capture) -> None:
-            assert stream is not None
-            while chunk := await stream.read(READ_CHUNK):
-                if not cap.add(chunk):
-                    outcome.output_exceeded = True
-                    kill()
-
-        readers = asyncio.gather(pump(proc.stdout, out), pump(proc.stderr, err))
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=step.timeout)
-        except TimeoutError:
-            outcome.timed_out = True
-        finally:
-            kill()  # the group: background children too
-            if step.sweep:
-                await self._sweep(step)
-        outcome.exit_code = await proc.wait()
-        outcome.seconds = time.perf_counter() - start
-        try:
-            await asyncio.wait_for(readers, timeout=DRAIN_SECONDS)
-        except TimeoutError:
-            readers.cancel()  # a process outside the group and uid still holds a pipe
-        outcome.stdout, outcome.stdout_truncated = out.text()
-        outcome.stderr, outcome.stderr_truncated = err.text()
-        return outcome
-
-    async def _sweep(self, step: Step) -> None:
-        """Kill every process of the step's uid (``kill(-1)`` as that uid never hits the caller)."""
-        if not (self.drops_privileges and step.uid is not None):
-            return
-        gid = step.gid if step.gid is not None else step.uid
-        # Repeat until nothing is left: a fork bomb keeps forking while the first kill(-1) walks
-        # the process list. The shell's builtin kill needs no new process, and kill(-1) spares
-        # its caller; it fails (ESRCH) once the uid has no other process.
-        loop = "i=0; while [ $i -lt 1000 ] && kill -9 -1 2>/dev/null; do i=$((i+1)); done"
-        argv = ["setpriv", f"--reuid={step.uid}", f"--regid={gid}", "--clear-groups", "/bin/sh", "-c", loop]
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env={}
+        self.uid = settings.sandbox_uid if self.is_root else None
+        self._own_root = settings.work_root is None
+        self.root: Path = (
+            Path(tempfile.mkdtemp(prefix="octopack-exec-"))
+            if settings.work_root is None
+            else settings.work_root
         )
-        await proc.wait()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        self._check_reachable()
+        self._install_driver()
+        self.isolation, first = self._probe()
+        self.cells = [first] + [self._cell(slot, self.isolation) for slot in range(1, settings.concurrency)]
+        for cell in self.cells[1:]:
+            cell.start()
+        if self.isolation.mode == "landlock" or self.isolation.proc == "host":
+            # Programs can see this process in /proc: make its /proc files (environ, fd, mem) root's.
+            ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        log.info("executor sandbox: %s", self.isolation.describe())
 
+    # ---- what programs see --------------------------------------------------------------------
+    def work_dir(self, slot: int) -> str:
+        """The program's working directory (and HOME) as the program sees it."""
+        return "/work" if self.isolation.namespaces else str(self.root / f"slot-{slot}" / "w")
 
-class _Capture:
-    """Keeps at most ``cap`` bytes of a stream; remembers whether more came."""
+    def tmp_dir(self, slot: int) -> str:
+        return "/tmp" if self.isolation.namespaces else self.work_dir(slot)
 
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.truncated = False
+    def _read_only(self) -> list[str]:
+        paths = ["/usr", "/etc", str(self.settings.toolchains), *map(str, self.settings.sandbox_paths)]
+        python = Path(os.path.realpath(self.settings.python))
+        if not any(python.is_relative_to(p) for p in paths):
+            paths.append(str(python.parent.parent))
+        return [p for p in dict.fromkeys(paths) if os.path.exists(p)]
 
-    def add(self, chunk: bytes) -> bool:
-        """Keep what fits; False once the stream went past the cap."""
-        room = self.cap - self.size
-        if len(chunk) > room:
-            self.parts.append(chunk[: max(room, 0)])
-            self.size = self.cap
-            self.truncated = True
-            return False
-        self.parts.append(chunk)
-        self.size += len(chunk)
-        return True
+    # ---- slots ----------------------------------------------------------------------------------
+    def _check_reachable(self) -> None:
+        """The sandbox uid must be able to traverse every folder above the work root."""
+        if self.uid is None:
+            return
+        for folder in [self.root, *self.root.parents]:
+            if not folder.stat().st_mode & 0o001:
+                raise FailedPrecondition(
+                    f"work root {self.root}: {folder} is not searchable by other users, so the sandbox uid "
+                    f"{self.uid} cannot reach the slots' files; choose another OCTOPACK_EXECUTOR_WORK_ROOT"
+                )
 
-    def text(self) -> tuple[str, bool]:
-        return b"".join(self.parts).decode("utf-8", errors="replace"), self.truncated
+    def _install_driver(self) -> None:
+        """A copy of the supervisor the sandbox uid can read (the checkout may be private)."""
+        target = self.root / "driver"
+        target.mkdir(exist_ok=True)
+        target.chmod(0o755)
+        source = Path(driver.__file__).parent
+        for name in DRIVER_FILES:
+            shutil.copyfile(source / name, target / name)
+            (target / name).chmod(0o644)
 
+    def _prefix(self) -> list[str]:
+        if self.uid is None:
+            return []
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--"]
 
-def _unlink(name: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(name)
+    def _cell(self, slot: int, isolation: Isolation) -> Cell:
+        python = [str(self.settings.python), "-E", "-s", "-S", "-B"]
+        logfile = self.root / f"slot-{slot}.log"
+        if isolation.namespaces:
+            config: dict[str, Any] = {"mode": "namespaces", "proc": isolation.proc, "javac": self.javac}
+            argv = [*self._prefix(), *self._bwrap(isolation), *python, "/.octopack/supervisor.py"]
+            return Cell(argv, config, logfile, seccomp.program_bytes() if seccomp.supported() else None)
+        work = self.root / f"slot-{slot}"
+        work.mkdir(mode=0o700, exist_ok=True)
+        if self.uid is not None:
+            os.chown(work, self.uid, self.uid)
+        config = {
+            "mode": "landlock",
+            "work": str(work),
+            "landlock": isolation.landlock_abi,
+            "read_only": [*self._read_only(), "/proc"] + [p for p in SYSTEM_LINKS if os.path.exists(p)],
+            "javac": self.javac,
+        }
+        return Cell([*self._prefix(), *python, str(self.root / "driver" / "supervisor.py")], config, logfile)
+
+    def _bwrap(self, isolation: Isolation) -> list[str]:
+        argv = [
+            "bwrap",
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]
+        if isolation.network_namespace:
+            argv.append("--unshare-net")
+        argv += ["--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID), "--cap-add", "CAP_SYS_ADMIN"]
+        argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        for path in self._read_only():
+            argv += ["--ro-bind", path, path]
+        for path in SYSTEM_LINKS:
+            if os.path.islink(path):
+                argv += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                argv += ["--ro-bind", path, path]
+        argv += ["--ro-bind", str(self.root / "driver"), "/.octopack"]
+        argv += ["--proc", "/proc"] if isolation.proc == "mount" else ["--ro-bind", "/proc", "/proc"]
+        for folder in ("/dev/mqueue", "/work", "/tmp", "/var/tmp", "/.scratch"):
+            argv += ["--dir", folder] if folder != "/dev/mqueue" else ["--dev", "/dev", "--dir", folder]
+        if seccomp.supported():
+            argv += ["--seccomp", "{seccomp}"]  # Cell puts the filter's descriptor here
+        argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
+        return argv
+
+    def _probe(self) -> tuple[Isolation, Cell]:
+        """The strongest isolation the settings allow and the platform gives, with slot 0 started."""
+        want, network = self.settings.isolation, self.settings.network
+        reasons: list[str] = []
+        if want in ("auto", "namespaces"):
+            if shutil.which("bwrap") is None:
+                reasons.append(
+                    "bubblewrap is not installed (apt-get install bubblewrap; scripts/install_toolchains.sh does)"
+                )
+            else:
+                for proc in ("mount", "host"):
+                    isolation = Isolation("namespaces", proc, network != "off", sandbox_uid=self.uid)
+                    cell = self._cell(0, isolation)
+                    try:
+                        cell.start()
+                        return isolation, cell
+                    except SandboxUnavailable as exc:
+                        said = str(exc)
+                        if proc == "mount" and "proc" in said:
+                            reasons.append(
+                                f"no /proc can be mounted ({said.splitlines()[-1]}): the container's /proc is masked"
+                            )
+                            continue
+                        hint = f": {NO_USERNS_HINT}" if "namespace" in said or "uid map" in said else ""
+                        reasons.append(f"bubblewrap failed ({said.splitlines()[-1]}){hint}")
+                        break
+        if want in ("auto", "landlock"):
+            abi = landlock.abi()
+            if network == "required":
+                reasons.append(
+                    "landlock mode has no network namespace but OCTOPACK_EXECUTOR_NETWORK=required"
+                )
+            elif abi < LANDLOCK_MIN_ABI:
+                got = (
+                    f"ABI {abi}"
+                    if abi
+                    else "no Landlock (not built, not in lsm=, or its syscalls are filtered)"
+                )
+                reasons.append(
+                    f"landlock needs ABI {LANDLOCK_MIN_ABI} (Linux 6.12) for signal scoping; the kernel has {got}"
+                )
+            else:
+                work = self.root / "slot-0"
+                work.mkdir(mode=0o700, exist_ok=True)
+                limited = os.stat(work).st_dev != os.stat(self.root).st_dev
+                isolation = Isolation(
+                    "landlock", landlock_abi=abi, sandbox_uid=self.uid, disk_limited=limited
+                )
+                cell = self._cell(0, isolation)
+                try:
+                    cell.start()
+                    return isolation, cell
+                except SandboxUnavailable as exc:
+                    reasons.append(f"landlock failed: {str(exc).splitlines()[-1]}")
+        self.close()
+        raise FailedPrecondition(
+            f"OCTOPACK_EXECUTOR_ISOLATION={want}: no sandbox can be built here: "
+            + "; ".join(reasons)
+            + ". See docs/executor.md (what each deployment needs) and charts/octopack/README.md"
+        )
+
+    # ---- running --------------------------------------------------------------------------------
+    async def run(self, slot: int, job: Job) -> list[StepOutcome]:
+        """Run one program in ``slot`` (one at a time per slot); never raises for its behaviour."""
+        return await self.cells[slot].run(job)
+
+    def close(self) -> None:
+        """Stop every slot and remove the work root (if this sandbox made it)."""
+        for cell in getattr(self, "cells", []):
+            cell.close()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -8,7 +8,7 @@ import grpc
 
 from octopack.common.vocabulary import EXECUTOR_LANGUAGES
 from octopack.executor.v1 import executor_pb2, executor_pb2_grpc
-from octopack.services.executor.convert import program_from_proto, result_to_proto
+from octopack.services.executor.convert import program_from_proto, protection_to_proto, result_to_proto
 from octopack.services.executor.executor import Executor
 from octopack.services.executor.model import ProgramSpec
 
@@ -45,14 +45,17 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         self, request: executor_pb2.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> executor_pb2.GetCapabilitiesResponse:
         ex = self.executor
+        isolation = ex.sandbox.isolation
         return executor_pb2.GetCapabilitiesResponse(
             languages=[EXECUTOR_LANGUAGES[name] for name in ex.languages()],  # type: ignore[misc]
             max_concurrency=ex.settings.concurrency,
             max_queue=ex.settings.max_queue,
-            network_isolated=ex.sandbox.network_isolated,
-            drops_privileges=ex.sandbox.drops_privileges,
-            sandbox=ex.sandbox.describe(),
+            network_isolated=isolation.network_namespace,
+            drops_privileges=isolation.sandbox_uid is not None,
+            sandbox=isolation.describe(),
             max_source_bytes=ex.settings.max_source_bytes,
             max_batch=ex.settings.max_batch,
-            sandbox_uid=ex.build_uid if ex.sandbox.drops_privileges else 0,
+            sandbox_uid=isolation.sandbox_uid or 0,
+            isolation=isolation.mode,
+            protections=[protection_to_proto(p) for p in isolation.protections()],
         )

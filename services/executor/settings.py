@@ -43,15 +43,26 @@ class ExecutorSettings(ServerSettings):
     work_root: Path | None = Field(
         None, description="Where per-program work directories are made; default a fresh temp dir."
     )
-    sandbox_uid: int | None = Field(
-        None,
+    sandbox_uid: int = Field(
+        60900,
         ge=1,
-        description="When run as root: compile steps run as this uid, the run step of slot i as "
-        "uid+1+i (so RLIMIT_NPROC counts one program's processes); all share this gid. Default: "
-        "the first free block of 1000 from 61000 (a lock file keeps two servers on one host apart).",
+        description="When run as root: the unprivileged host uid the slot sandboxes run as (each "
+        "program still gets its own user namespace, so servers on one host may share it).",
+    )
+    isolation: Literal["auto", "namespaces", "landlock"] = Field(
+        "auto",
+        description="How programs are kept apart: 'namespaces' (bubblewrap slots, a mount+PID+IPC "
+        "namespace and tmpfs per program; needs unprivileged user namespaces), 'landlock' (Landlock "
+        "ABI 6 rulesets where no namespace can be made), 'auto' the first that works. A mode that "
+        "cannot be had refuses to start (FAILED_PRECONDITION, saying what the platform lacks).",
     )
     network: Literal["auto", "required", "off"] = Field(
         "auto",
-        description="Network isolation (a new network namespace per step): 'auto' uses it when the "
-        "platform allows, 'required' refuses to start without it, 'off' never uses it.",
+        description="Network isolation (a network namespace per slot): 'auto' uses it when the "
+        "platform allows, 'required' refuses to start without it, 'off' shares the host's network.",
+    )
+    sandbox_paths: list[Path] = Field(
+        default_factory=list,
+        description="Extra paths programs may read and execute (besides /usr, /etc, the toolchains "
+        "and the Python interpreter), e.g. a toolchain installed under /opt.",
     )

@@ -1,4 +1,10 @@
-"""Configuration of the CommitPackFT filter: one section per rule, each with ``enabled`` and its parameters.
+"""Configuration of the CommitPackFT filter: a data profile, its named corrections, and one section per rule.
+
+The ``paper`` profile (the default) keeps and drops the rows the original scripts
+(``commitpackft_filters1.py`` and ``commitpackft_filters2.py`` of the OctoPack repository)
+keep and drop. ``improved`` turns on every correction of :data:`CORRECTIONS`; ``corrections``
+turns single ones on or off on top of either profile. docs/commits.md lists every deviation
+from the original with an example and its effect on real histories.
 
 Load from YAML with :func:`load_config`; unknown keys are errors so typos do not pass silently.
 """
@@ -12,8 +18,27 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.profiles import PROFILES, Profiled
 
-#: Canonical extensions of the main languages (rule 3); other languages only need an extension.
+__all__ = ["CORRECTIONS", "PROFILES", "FilterConfig", "load_config", "parse_config"]
+
+#: The original's per-language extension lists of rule 3, keyed as its data folders were named (the
+#: language, lower-cased, spaces as dashes). Shell's entries lack the dot; a file passes when its
+#: extension is in the list with or without the leading dot.
+ORIGINAL_EXTENSIONS: dict[str, list[str]] = {
+    "python": [".py"],
+    "java": [".java"],
+    "javascript": [".js"],
+    "rust": [".rs"],
+    "go": [".go"],
+    "c++": [".cpp"],
+    "c": [".c", ".h"],
+    "html": [".html"],
+    "shell": ["sh", "bash", "zsh", "csh", "slurm"],
+    "xml": [".xml"],
+}
+
+#: The project's lists (correction ``canonical_extensions``): the main languages' whole canonical family.
 CANONICAL_EXTENSIONS: dict[str, list[str]] = {
     "Python": [".py"],
     "JavaScript": [".js"],
@@ -29,26 +54,34 @@ BORING_SUBJECTS = [
     "updated readme.md", "updated readme",
 ]
 BANNED_PHRASES = ["auto commit", "update contributing", "<?xml", "merge branch", "merge pull request", "signed-off-by"]
-
-#: Rule 15 as regular expressions (RE2 syntax, matched case-insensitively; ``\b`` is an ASCII word boundary).
-_APOSTROPHES = "['\u2019]"  # a straight or a typographic apostrophe
-PERSONAL_PATTERNS = [
-    r"(?:^|\s)i(?:\s|$)",  # " i " (also at either end)
-    rf"\bi{_APOSTROPHES}ve\b",
-    rf"\bi{_APOSTROPHES}m\b",
-    r"thanks to .* for",
-    r"code review",
-    r"issue\s*\d+",
-    r"bug\s*\d+",
-    r"feature\s*\d+",
-    r"cdpcp",
-    r"//codereview",
-    r"work in progress",
-    r"\bwip\b",  # the word, not "wipe" (the original matched the substring)
-    r"https?://",
-    r"\bwww\.",
-    r"\| leetcode",
+#: Whole lower-cased subjects rule 15 drops (the original's ``rmv_specific``).
+SPECIFIC_SUBJECTS = [
+    "fix that bug where things didn't work but now they should",
+    "put the thingie in the thingie",
+    "add a beter commit message",
 ]
+BUMP_PREFIXES = ["Bump", "Set version", "Update version"]
+
+#: Each correction of the original: name -> (rule, what it changes). ``improved`` turns all of them on.
+CORRECTIONS: dict[str, tuple[int, str]] = {
+    "canonical_extensions": (3, "the main languages keep their whole canonical family (C++ also .cc, .cxx, .hpp, ...); "
+                                "other languages, HTML, Shell and XML included, need only an extension"),
+    "extension_in_file_name": (3, "the extension is read from the file name, not the whole path: a.d/Rakefile and "
+                                  "lib/.hidden have none"),
+    "stem_before_last_extension": (4, "the name looked for in the subject is the file name without its last "
+                                      "extension (foo.spec for foo.spec.rb), not the piece before it (spec); an empty "
+                                      "one never matches"),
+    "skip_ci_any_case": (6, "[skip ci] is removed in any case ([Skip CI])"),
+    "plug_verb": (9, "'plug' is a verb: the original's list spells it 'plug ' so 'Plug in ...' never matched"),
+    "sha_as_word": (13, "a sha is 40 hex digits as a whole word, in any case, and 'cherry picked from commit' "
+                        "matches in any case; a 64-digit sha256 passes"),
+    "clean_ci_skip": (13, "[ci skip] is removed in any case and leaves single spaces"),
+    "bump_any_case": (14, "the version-bump prefixes match in any case (BUMP, Set Version)"),
+    "first_person_anywhere": (15, "'i' also as the first or last word, and i've / i'm with a typographic apostrophe"),
+    "thanks_to_then_for": (15, "'thanks to ... for': the word 'for' after 'thanks to', in any case"),
+    "wip_as_word": (15, "'wip' as a word: 'Wipe ...' passes"),
+    "www_links": (15, "www. links count as URLs like http:// ones"),
+}
 
 
 class _Rule(BaseModel):
@@ -61,7 +94,9 @@ class ContentsConfig(_Rule):
 
 
 class ExtensionConfig(_Rule):
-    canonical: dict[str, list[str]] = Field(default_factory=lambda: dict(CANONICAL_EXTENSIONS))
+    canonical: dict[str, list[str]] | None = Field(
+        None, description="Language -> allowed extensions (keys compared lower-cased); empty: the profile's lists."
+    )
 
 
 class FileNameConfig(_Rule):
@@ -85,7 +120,12 @@ class ListConfig(_Rule):
     values: list[str] = Field(default_factory=list)
 
 
-class FieldListConfig(ListConfig):
+class BoringConfig(_Rule):
+    values: list[str] = Field(default_factory=lambda: list(BORING_SUBJECTS), description="Whole subjects (any case).")
+
+
+class BannedConfig(_Rule):
+    values: list[str] = Field(default_factory=lambda: list(BANNED_PHRASES), description="Phrases (any case).")
     field: Literal["subject", "message"] = Field("subject", description="Which text the phrases are looked for in.")
 
 
@@ -95,18 +135,26 @@ class CherryPickConfig(_Rule):
 
 
 class BumpConfig(_Rule):
-    prefixes: list[str] = Field(default_factory=lambda: ["bump", "set version", "update version"])
+    prefixes: list[str] = Field(default_factory=lambda: list(BUMP_PREFIXES))
     keep_fraction: float = Field(0.1, ge=0, le=1, description="Share of matching subjects kept.")
     seed: str = Field("", description="Mixed into the hash of the sha that decides which are kept.")
+
+
+class PersonalConfig(_Rule):
+    values: list[str] = Field(
+        default_factory=list,
+        description="Python regular expressions (case-insensitive) that replace the profile's checks; empty: those.",
+    )
 
 
 class MinWordsConfig(_Rule):
     min_words: int = 4
 
 
-class FilterConfig(BaseModel):
-    """Every CommitPackFT rule, in order (1-12 stage 1, 13-16 stage 2)."""
+class FilterConfig(Profiled):
+    """Every CommitPackFT rule, in order (1-12 stage 1, 13-16 stage 2), under a data profile."""
 
+    CORRECTIONS = CORRECTIONS
     model_config = ConfigDict(extra="forbid")
     tokenizer: str = Field("", description="tokenizer.json or model folder; empty: the default model's.")
     contents: ContentsConfig = Field(default_factory=ContentsConfig)
@@ -118,12 +166,12 @@ class FilterConfig(BaseModel):
     uppercase_start: _Rule = Field(default_factory=_Rule)
     token_length: TokenLengthConfig = Field(default_factory=TokenLengthConfig)
     imperative_verb: ListConfig = Field(default_factory=ListConfig, description="Empty values: the packaged list.")
-    boring_subject: ListConfig = Field(default_factory=lambda: ListConfig(values=list(BORING_SUBJECTS)))
-    banned_phrases: FieldListConfig = Field(default_factory=lambda: FieldListConfig(values=list(BANNED_PHRASES)))
+    boring_subject: BoringConfig = Field(default_factory=BoringConfig)
+    banned_phrases: BannedConfig = Field(default_factory=BannedConfig)
     version_or_hash: _Rule = Field(default_factory=_Rule)
     cherry_pick: CherryPickConfig = Field(default_factory=CherryPickConfig)
     bump_sampling: BumpConfig = Field(default_factory=BumpConfig)
-    personal: ListConfig = Field(default_factory=lambda: ListConfig(values=list(PERSONAL_PATTERNS)))
+    personal: PersonalConfig = Field(default_factory=PersonalConfig)
     min_words: MinWordsConfig = Field(default_factory=MinWordsConfig)
 
 

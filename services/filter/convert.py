@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from octopack.common.background import CANCELLED, FAILED, RUNNING, SUCCEEDED
+from octopack.common.errors import InvalidArgument
 from octopack.filter.v1 import filter_pb2 as pb
-from octopack.services.filter.config import parse_config
+from octopack.services.filter.config import PROFILES, parse_config
 from octopack.services.filter.jobs import FilterJob
 from octopack.services.filter.run import FilterRequest
 from octopack.services.filter.stats import FilterStats
@@ -19,6 +20,10 @@ STATES = {
 
 def request_from_spec(spec: pb.FilterSpec, default_tokenizer: str = "") -> FilterRequest:
     config = parse_config(spec.config_yaml, "spec.config_yaml")
+    if spec.profile:
+        if spec.profile not in PROFILES:
+            raise InvalidArgument(f"spec.profile: {spec.profile!r} is not a data profile; use {' or '.join(PROFILES)}")
+        config.profile = spec.profile  # type: ignore[assignment]
     if spec.tokenizer:
         config.tokenizer = spec.tokenizer
     elif not config.tokenizer:
@@ -42,7 +47,8 @@ def stats_to_proto(stats: FilterStats) -> pb.FilterStats:
 def run_to_proto(job: FilterJob) -> pb.FilterRun:
     work = job.work
     plan = work.request["plan"]
-    spec = pb.FilterSpec(source=plan["source"], out=work.out, tokenizer=plan["tokenizer"])
+    spec = pb.FilterSpec(source=plan["source"], out=work.out, tokenizer=plan["tokenizer"],
+                         profile=str(work.request["config_doc"].get("profile", "")))
     total, done, stats = work.counters()
     return pb.FilterRun(
         run_id=work.run_id, state=STATES[job.state], spec=spec, rows_total=total, rows_done=done,

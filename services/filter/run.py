@@ -91,6 +91,7 @@ class FilterRun:
         doc["tokenizer"] = self.tokenizer
         doc["tokenizer_sha256"] = self.tokenizer_sha256
         doc["rules"] = [f"{r.number}:{r.name}" for r in self.rules]
+        doc["active_corrections"] = self.request.config.active_corrections()
         return doc
 
     def description(self) -> str:
@@ -166,7 +167,8 @@ class FilterDriver:
         doc = stats.to_dict()
         doc["seconds"] = round(time.perf_counter() - started, 3)
         committed = area.commit(shards, manifest.table_schema(), filter_config=self.config_doc, stats=doc,
-                                extra={"filter": {"run_id": self.run_id, "input": manifest.ref}})
+                                extra={"filter": {"run_id": self.run_id, "input": manifest.ref}},
+                                profile=str(self.config_doc.get("profile", "")))
         with self.lock:
             self.output = committed.ref
         return self.output

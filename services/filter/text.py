@@ -1,8 +1,7 @@
-"""Vectorised string helpers over Arrow columns (pyarrow.compute kernels; RE2 regular expressions)."""
+"""String helpers over Arrow columns that decide exactly as Python's ``str`` methods do."""
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 from typing import Any
 
@@ -13,18 +12,6 @@ Column = Any  # a pyarrow Array or ChunkedArray (pyarrow ships no precise stubs)
 #: Python's ``str.isspace`` as an RE2 class (RE2's ``\s`` is ASCII only), so splitting agrees with ``str.split``.
 WS = r"[\t\n\x0b\x0c\r \x1c-\x1f\x{85}\p{Z}]"
 NOT_WS = r"[^\t\n\x0b\x0c\r \x1c-\x1f\x{85}\p{Z}]"
-
-_RE2_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
-
-
-def escape(literal: str) -> str:
-    """Escape a literal for RE2 (spaces stay as they are, unlike ``re.escape``)."""
-    return _RE2_SPECIAL.sub(r"\\\1", literal)
-
-
-def any_of(literals: list[str]) -> str:
-    """One alternation matching any of ``literals``."""
-    return "|".join(escape(v) for v in literals)
 
 
 def imperative_verbs() -> list[str]:
@@ -41,11 +28,3 @@ def word_count(col: Column) -> Column:
 def squeeze(col: Column) -> Column:
     """Runs of white space become one space; trimmed (``" ".join(s.split())``)."""
     return pc.utf8_trim_whitespace(pc.replace_substring_regex(col, f"{WS}+", " "))
-
-
-def has(col: Column, pattern: str, ignore_case: bool = False) -> Column:
-    return pc.match_substring_regex(col, pattern, ignore_case=ignore_case)
-
-
-def lacks(col: Column, pattern: str, ignore_case: bool = False) -> Column:
-    return pc.invert(has(col, pattern, ignore_case))

@@ -1,167 +1,107 @@
-"""The python executor image, built here with podman from a debootstrap Debian base (no registry image can be
-pulled), runs with no network, a read-only root, no capabilities and memory/pid limits, and answers Execute.
+"""The python executor image, built with podman from a debootstrap Debian base, run exactly as the rendered
+chart runs the executor pod (tests/chart/executor_image.py): it serves, judges programs, picks the
+strongest isolation the seccomp profile allows, reports it, and refuses to start without one it was told
+to require. The hostile suite against the same pod is tests/integration/executor/test_executor_hostile.py.
 
 Heavy (minutes: debootstrap, pip and apt inside the builds): marker `full` (OCTOPACK_FULL_TESTS=1).
 Needs root with podman, runc, catatonit and debootstrap installed (apt); skips with the reason otherwise.
-The Debian root file system and podman's layer cache stay in /var/tmp/octopack-podman between runs.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
-from tests.conftest import ROOT
+from octopack.executor.v1 import executor_pb2 as pb
+from octopack.executor.v1 import executor_pb2_grpc as rpc
+from tests.chart import executor_image as pod
 
 pytestmark = [pytest.mark.full, pytest.mark.timeout(3600)]
 
-WORK = Path("/var/tmp/octopack-podman")
-HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
-DEBIAN = "localhost/octopack-debian:bookworm"
-PYTHON = "localhost/octopack-python:3.11"
-BASE = "localhost/octopack-base:test"
-EXECUTOR = "localhost/octopack-executor-python:test"
-CONTAINER = "octopack-executor-image-test"
-CONTAINERS_CONF = """[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
 
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-"""
-CLIENT = """
-import sys
-import grpc
-from octopack.executor.v1 import executor_pb2 as pb, executor_pb2_grpc as rpc
-stub = rpc.ExecutorServiceStub(grpc.insecure_channel("127.0.0.1:50052"))
-program = pb.Program(language=pb.LANGUAGE_PYTHON, source=sys.argv[1], test=sys.argv[2], id="image/0")
-result = stub.Execute(pb.ExecuteRequest(program=program), timeout=120, wait_for_ready=True).result
-print(pb.Status.Name(result.status))
-print(result.stdout + result.stderr)
-"""
-
-
-def podman(*args: str, timeout: float = 1800, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONTAINERS_CONF": str(WORK / "containers.conf")}
-    proc = subprocess.run(
-        ["podman", *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args[:3])} failed:\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def build(dockerfile: str, tag: str, *build_args: str) -> None:
-    """Build from the repository root; the host's CA bundle and pip settings reach the RUN steps only."""
-    mounts = [f"-v={HOST_CA}:{HOST_CA}:ro", f"-v={WORK / 'pip.conf'}:/etc/pip.conf:ro"]
-    args = [f"--build-arg={a}" for a in build_args]
-    podman("build", "-q", *mounts, *args, "-f", str(ROOT / dockerfile), "-t", tag, str(ROOT))
+@pytest.fixture(scope="module")
+def image() -> str:
+    return pod.executor_image("python")
 
 
 @pytest.fixture(scope="module")
-def executor_image() -> str:
-    missing = [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
-    if missing or os.geteuid() != 0:
-        pytest.skip(
-            f"needs root with podman, runc and debootstrap (missing: {missing or 'root'}): "
-            "apt-get install podman runc catatonit debootstrap"
-        )
-    WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "containers.conf").write_text(CONTAINERS_CONF)
-    (WORK / "pip.conf").write_text(f"[global]\ncert = {HOST_CA}\n")
-    if podman("image", "exists", DEBIAN, check=False).returncode != 0:
-        rootfs = WORK / "rootfs"
-        if not (rootfs / "usr" / "bin" / "apt-get").exists():
-            subprocess.run(
-                ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), "http://deb.debian.org/debian"],
-                capture_output=True,
-                timeout=1800,
-                check=True,
-            )
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        env = {**os.environ, "CONTAINERS_CONF": str(WORK / "containers.conf")}
-        subprocess.run(
-            ["podman", "import", "-", DEBIAN], stdin=tar.stdout, capture_output=True, env=env, check=True
-        )
-        tar.wait()
-    build("docker/python-debian.Dockerfile", PYTHON, f"DEBIAN_IMAGE={DEBIAN}")
-    build("docker/base.Dockerfile", BASE, f"PYTHON_IMAGE={PYTHON}")
-    build("services/executor/Dockerfile", EXECUTOR, f"BASE_IMAGE={BASE}", "LANGUAGE=python")
-    return EXECUTOR
+def containerd_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pod.containerd_profile(tmp_path_factory.mktemp("seccomp") / "containerd.json")
+
+
+def start(image: str, name: str, seccomp: Path | None, *values: str) -> pod.Pod:
+    return pod.Pod(name, image, pod.rendered_executor("python", *values), seccomp, [])
+
+
+def stub(container: pod.Pod) -> rpc.ExecutorServiceStub:
+    return rpc.ExecutorServiceStub(grpc.insecure_channel(container.address))
+
+
+def capabilities(container: pod.Pod) -> pb.GetCapabilitiesResponse:
+    return stub(container).GetCapabilities(pb.GetCapabilitiesRequest(), timeout=120, wait_for_ready=True)
 
 
 @pytest.fixture(scope="module")
-def container(executor_image: str) -> Iterator[str]:
-    podman("rm", "-f", CONTAINER, check=False)
-    podman(
-        "run",
-        "-d",
-        "--name",
-        CONTAINER,
-        "--network",
-        "none",
-        "--read-only",
-        "--tmpfs",
-        "/tmp:rw,mode=1777,size=512m",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-        "--memory",
-        "1g",
-        "--pids-limit",
-        "256",
-        "-e",
-        "OCTOPACK_EXECUTOR_CONCURRENCY=1",
-        "-e",
-        "OCTOPACK_EXECUTOR_HOST=127.0.0.1",
-        executor_image,
-    )
+def crio(image: str) -> Iterator[pod.Pod]:
+    container = start(image, "octopack-executor-image-crio", None)
     try:
-        yield CONTAINER
+        yield container
     finally:
-        podman("rm", "-f", CONTAINER, check=False)
+        container.remove()
 
 
-def execute(container: str, source: str, test: str) -> tuple[str, str]:
-    proc = podman("exec", container, "python", "-c", CLIENT, source, test, timeout=180)
-    status, _, output = proc.stdout.partition("\n")
-    return status, output
+def test_the_container_runs_as_the_deployment_says(crio: pod.Pod) -> None:
+    inspect = pod.podman(
+        "inspect", crio.name, "--format",
+        "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapAdd}} {{.HostConfig.SecurityOpt}}",
+    ).stdout
+    user, readonly, added, options = inspect.split(maxsplit=3)
+    assert (user, readonly, added) == ("10001:10001", "true", "[]")
+    assert "no-new-privileges" in options
 
 
-def test_image_runs_as_non_root_without_network(container: str) -> None:
-    inspect = podman(
-        "inspect",
-        container,
-        "--format",
-        "{{.Config.User}} {{.HostConfig.NetworkMode}} "
-        "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}",
-    )
-    assert inspect.stdout.split() == ["10001:10001", "none", "true", str(1 << 30), "256"]
+def test_programs_are_judged(crio: pod.Pod) -> None:
+    caps = capabilities(crio)
+    assert list(caps.languages) == [pb.LANGUAGE_PYTHON]
+    good = pb.Program(language=pb.LANGUAGE_PYTHON, source="def add(a, b):\n    return a + b\n", test="assert add(2, 3) == 5\n")
+    bad = pb.Program(language=pb.LANGUAGE_PYTHON, source="def add(a, b):\n    return a - b\n", test="assert add(2, 3) == 5\n")
+    reply = stub(crio).ExecuteBatch(pb.ExecuteBatchRequest(programs=[good, bad]), timeout=120)
+    assert [r.status for r in reply.results] == [pb.STATUS_PASSED, pb.STATUS_FAILED]
 
 
-def test_executor_passes_a_correct_program(container: str) -> None:
-    status, output = execute(
-        container, "def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5\nprint('ok')\n"
-    )
-    assert status == "STATUS_PASSED", output
-    assert output.strip() == "ok"
+def test_crio_profile_gets_namespaces_with_the_pods_proc(crio: pod.Pod) -> None:
+    caps = capabilities(crio)
+    assert caps.isolation == "namespaces"
+    held = {p.name: (p.enforced, p.how) for p in caps.protections}
+    assert held["network"][0] and held["private_tmp"][0] and held["disk_limit"][0]
+    assert "/proc listed read-only" in held["processes"][1]
 
 
-def test_executor_fails_a_wrong_program(container: str) -> None:
-    status, _ = execute(container, "def add(a, b):\n    return a - b\n", "assert add(2, 3) == 5\n")
-    assert status == "STATUS_FAILED"
+def test_containerd_profile_gets_landlock(image: str, containerd_profile: Path) -> None:
+    container = start(image, "octopack-executor-image-containerd", containerd_profile)
+    try:
+        caps = capabilities(container)
+        assert caps.isolation == "landlock"
+        held = {p.name: (p.enforced, p.how) for p in caps.protections}
+        # The chart's memory volume per slot is the disk limit; TCP is Landlock's, UDP the NetworkPolicy's.
+        assert held["disk_limit"][0] and not held["network"][0]
+    finally:
+        container.remove()
 
 
-def test_programs_have_no_network(container: str) -> None:
-    status, output = execute(
-        container, "import socket\n", "socket.create_connection(('1.1.1.1', 80), timeout=3)\n"
-    )
-    assert status == "STATUS_RUNTIME_ERROR"
-    assert "Network is unreachable" in output or "OSError" in output
+def test_an_isolation_the_node_lacks_refuses_to_start(image: str, containerd_profile: Path) -> None:
+    container = start(image, "octopack-executor-image-refuses", containerd_profile, "executor.sandbox.isolation=namespaces")
+    try:
+        deadline = time.monotonic() + 120
+        while pod.podman("inspect", "--format", "{{.State.Running}}", container.name).stdout.strip() == "true":
+            assert time.monotonic() < deadline, "the executor started without the isolation it was told to require"
+            time.sleep(0.5)
+        logs = container.logs() + pod.podman("logs", container.name, check=False).stdout
+        assert "OCTOPACK_EXECUTOR_ISOLATION=namespaces: no sandbox can be built here" in logs
+        assert "user namespaces" in logs
+    finally:
+        container.remove()

@@ -9,7 +9,9 @@ shared by every OctoPack gRPC service. Called with:
     "podLabels"  extra pod labels (dict)
     "automountToken"  mount the ServiceAccount token (only the controller talks to the API)
     "extraEnv" / "extraVolumes" / "extraVolumeMounts"  names of templates rendering YAML lists, or ""
-    "keda"       KEDA settings (dict) or empty)
+    "keda"       KEDA settings (dict) or empty
+    optional: "env" / "volumes" / "volumeMounts" (lists), "podSpec" (extra pod spec fields),
+              "securityContext" (the container's, instead of .Values.securityContext))
 */}}
 
 {{- define "octopack.workload" -}}
@@ -65,6 +67,9 @@ spec:
       serviceAccountName: {{ include "octopack.serviceAccountName" $ctx }}
       automountServiceAccountToken: {{ $c.automountToken }}
       enableServiceLinks: false
+      {{- with $c.podSpec }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
       securityContext: {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
       {{- with $root.Values.imagePullSecrets }}
       imagePullSecrets: {{- toYaml . | nindent 8 }}
@@ -113,6 +118,9 @@ spec:
             {{- with $c.extraEnv }}
             {{- include . $root | nindent 12 }}
             {{- end }}
+            {{- with $c.env }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
             {{- range $key, $value := $v.env }}
             - name: {{ $key }}
               value: {{ $value | toString | quote }}
@@ -146,10 +154,13 @@ spec:
             failureThreshold: 3
           {{- end }}
           resources: {{- toYaml $v.resources | nindent 12 }}
-          securityContext: {{- toYaml $root.Values.securityContext | nindent 12 }}
+          securityContext: {{- toYaml ($c.securityContext | default $root.Values.securityContext) | nindent 12 }}
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- with $c.volumeMounts }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
             {{- if $root.Values.tls.secretName }}
             - name: tls
               mountPath: /etc/octopack/tls
@@ -162,6 +173,9 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: {{ $v.tmpSizeLimit | default "1Gi" }}
+        {{- with $c.volumes }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
         {{- if $root.Values.tls.secretName }}
         - name: tls
           secret:

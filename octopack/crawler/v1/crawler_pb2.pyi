@@ -51,6 +51,26 @@ class CrawlSpec(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class CorrectionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REPOSITORIES_FIELD_NUMBER: _builtins.int
     DATASET_FIELD_NUMBER: _builtins.int
     BRANCH_FIELD_NUMBER: _builtins.int
@@ -63,6 +83,8 @@ class CrawlSpec(_message.Message):
     FRESH_FIELD_NUMBER: _builtins.int
     MAX_FILE_BYTES_FIELD_NUMBER: _builtins.int
     ALL_LICENSES_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    CORRECTIONS_FIELD_NUMBER: _builtins.int
     REPOSITORIES_FILE_FIELD_NUMBER: _builtins.int
     REPOSITORIES_DATASET_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
@@ -83,6 +105,8 @@ class CrawlSpec(_message.Message):
     """skip larger blobs; 0: the default (1 MB)"""
     all_licenses: _builtins.bool
     """keep every repository whatever its license"""
+    profile: _builtins.str
+    """data profile: "paper" (empty, the default) or "improved" (docs/commits.md)"""
     repositories_file: _builtins.str
     """an object of the store's bucket (KEY or s3://BUCKET/KEY): one URL or path a line, # comments"""
     repositories_dataset: _builtins.str
@@ -99,6 +123,10 @@ class CrawlSpec(_message.Message):
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """keep only these languages; empty: all"""
 
+    @_builtins.property
+    def corrections(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """single corrections on (true) or off (false) over the profile"""
+
     def __init__(
         self,
         *,
@@ -114,12 +142,14 @@ class CrawlSpec(_message.Message):
         fresh: _builtins.bool = ...,
         max_file_bytes: _builtins.int = ...,
         all_licenses: _builtins.bool = ...,
+        profile: _builtins.str = ...,
+        corrections: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
         repositories_file: _builtins.str = ...,
         repositories_dataset: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_licenses", b"all_licenses", "branch", b"branch", "dataset", b"dataset", "fresh", b"fresh", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "max_file_bytes", b"max_file_bytes", "ray_address", b"ray_address", "repositories", b"repositories", "repositories_dataset", b"repositories_dataset", "repositories_file", b"repositories_file", "since", b"since", "until", b"until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_licenses", b"all_licenses", "branch", b"branch", "corrections", b"corrections", "dataset", b"dataset", "fresh", b"fresh", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "max_file_bytes", b"max_file_bytes", "profile", b"profile", "ray_address", b"ray_address", "repositories", b"repositories", "repositories_dataset", b"repositories_dataset", "repositories_file", b"repositories_file", "since", b"since", "until", b"until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

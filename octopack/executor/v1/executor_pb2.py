@@ -25,39 +25,41 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#octopack/executor/v1/executor.proto\x12\x14octopack.executor.v1\"\xce\x01\n\x06Limits\x12\x17\n\x0ftimeout_seconds\x18\x01 \x01(\x01\x12\x13\n\x0b\x63pu_seconds\x18\x02 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x03\x12\x15\n\rmax_processes\x18\x04 \x01(\x05\x12\x16\n\x0emax_file_bytes\x18\x05 \x01(\x03\x12\x16\n\x0emax_open_files\x18\x06 \x01(\x05\x12\x18\n\x10max_output_bytes\x18\x07 \x01(\x03\x12\x1f\n\x17\x63ompile_timeout_seconds\x18\x08 \x01(\x01\"\x93\x01\n\x07Program\x12\x30\n\x08language\x18\x01 \x01(\x0e\x32\x1e.octopack.executor.v1.Language\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04test\x18\x03 \x01(\t\x12,\n\x06limits\x18\x04 \x01(\x0b\x32\x1c.octopack.executor.v1.Limits\x12\n\n\x02id\x18\x05 \x01(\t\"\xe7\x01\n\x06Result\x12\n\n\x02id\x18\x01 \x01(\t\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.octopack.executor.v1.Status\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x0e\n\x06stdout\x18\x04 \x01(\t\x12\x0e\n\x06stderr\x18\x05 \x01(\t\x12\x18\n\x10stdout_truncated\x18\x06 \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x07 \x01(\x08\x12\x17\n\x0f\x63ompile_seconds\x18\x08 \x01(\x01\x12\x13\n\x0brun_seconds\x18\t \x01(\x01\x12\x0e\n\x06\x64\x65tail\x18\n \x01(\t\"@\n\x0e\x45xecuteRequest\x12.\n\x07program\x18\x01 \x01(\x0b\x32\x1d.octopack.executor.v1.Program\"?\n\x0f\x45xecuteResponse\x12,\n\x06result\x18\x01 \x01(\x0b\x32\x1c.octopack.executor.v1.Result\"F\n\x13\x45xecuteBatchRequest\x12/\n\x08programs\x18\x01 \x03(\x0b\x32\x1d.octopack.executor.v1.Program\"E\n\x14\x45xecuteBatchResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.octopack.executor.v1.Result\"F\n\x14\x45xecuteStreamRequest\x12.\n\x07program\x18\x01 \x01(\x0b\x32\x1d.octopack.executor.v1.Program\"E\n\x15\x45xecuteStreamResponse\x12,\n\x06result\x18\x01 \x01(\x0b\x32\x1c.octopack.executor.v1.Result\"\x18\n\x16GetCapabilitiesRequest\"\xff\x01\n\x17GetCapabilitiesResponse\x12\x31\n\tlanguages\x18\x01 \x03(\x0e\x32\x1e.octopack.executor.v1.Language\x12\x17\n\x0fmax_concurrency\x18\x02 \x01(\x05\x12\x11\n\tmax_queue\x18\x03 \x01(\x05\x12\x18\n\x10network_isolated\x18\x04 \x01(\x08\x12\x18\n\x10\x64rops_privileges\x18\x05 \x01(\x08\x12\x0f\n\x07sandbox\x18\x06 \x01(\t\x12\x18\n\x10max_source_bytes\x18\x07 \x01(\x05\x12\x11\n\tmax_batch\x18\x08 \x01(\x05\x12\x13\n\x0bsandbox_uid\x18\t \x01(\x05*\x9b\x01\n\x08Language\x12\x18\n\x14LANGUAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLANGUAGE_PYTHON\x10\x01\x12\x17\n\x13LANGUAGE_JAVASCRIPT\x10\x02\x12\x11\n\rLANGUAGE_JAVA\x10\x03\x12\x0f\n\x0bLANGUAGE_GO\x10\x04\x12\x10\n\x0cLANGUAGE_CPP\x10\x05\x12\x11\n\rLANGUAGE_RUST\x10\x06*\xda\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n\rSTATUS_PASSED\x10\x01\x12\x11\n\rSTATUS_FAILED\x10\x02\x12\x18\n\x14STATUS_COMPILE_ERROR\x10\x03\x12\x18\n\x14STATUS_RUNTIME_ERROR\x10\x04\x12\x12\n\x0eSTATUS_TIMEOUT\x10\x05\x12\x17\n\x13STATUS_MEMORY_LIMIT\x10\x06\x12\x17\n\x13STATUS_OUTPUT_LIMIT\x10\x07\x12\x18\n\x14STATUS_SANDBOX_ERROR\x10\x08\x32\xae\x03\n\x0f\x45xecutorService\x12V\n\x07\x45xecute\x12$.octopack.executor.v1.ExecuteRequest\x1a%.octopack.executor.v1.ExecuteResponse\x12\x65\n\x0c\x45xecuteBatch\x12).octopack.executor.v1.ExecuteBatchRequest\x1a*.octopack.executor.v1.ExecuteBatchResponse\x12l\n\rExecuteStream\x12*.octopack.executor.v1.ExecuteStreamRequest\x1a+.octopack.executor.v1.ExecuteStreamResponse(\x01\x30\x01\x12n\n\x0fGetCapabilities\x12,.octopack.executor.v1.GetCapabilitiesRequest\x1a-.octopack.executor.v1.GetCapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#octopack/executor/v1/executor.proto\x12\x14octopack.executor.v1\"\xe6\x01\n\x06Limits\x12\x17\n\x0ftimeout_seconds\x18\x01 \x01(\x01\x12\x13\n\x0b\x63pu_seconds\x18\x02 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x03\x12\x15\n\rmax_processes\x18\x04 \x01(\x05\x12\x16\n\x0emax_file_bytes\x18\x05 \x01(\x03\x12\x16\n\x0emax_open_files\x18\x06 \x01(\x05\x12\x18\n\x10max_output_bytes\x18\x07 \x01(\x03\x12\x1f\n\x17\x63ompile_timeout_seconds\x18\x08 \x01(\x01\x12\x16\n\x0emax_disk_bytes\x18\t \x01(\x03\"\x93\x01\n\x07Program\x12\x30\n\x08language\x18\x01 \x01(\x0e\x32\x1e.octopack.executor.v1.Language\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04test\x18\x03 \x01(\t\x12,\n\x06limits\x18\x04 \x01(\x0b\x32\x1c.octopack.executor.v1.Limits\x12\n\n\x02id\x18\x05 \x01(\t\"\xe7\x01\n\x06Result\x12\n\n\x02id\x18\x01 \x01(\t\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.octopack.executor.v1.Status\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x0e\n\x06stdout\x18\x04 \x01(\t\x12\x0e\n\x06stderr\x18\x05 \x01(\t\x12\x18\n\x10stdout_truncated\x18\x06 \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x07 \x01(\x08\x12\x17\n\x0f\x63ompile_seconds\x18\x08 \x01(\x01\x12\x13\n\x0brun_seconds\x18\t \x01(\x01\x12\x0e\n\x06\x64\x65tail\x18\n \x01(\t\"@\n\x0e\x45xecuteRequest\x12.\n\x07program\x18\x01 \x01(\x0b\x32\x1d.octopack.executor.v1.Program\"?\n\x0f\x45xecuteResponse\x12,\n\x06result\x18\x01 \x01(\x0b\x32\x1c.octopack.executor.v1.Result\"F\n\x13\x45xecuteBatchRequest\x12/\n\x08programs\x18\x01 \x03(\x0b\x32\x1d.octopack.executor.v1.Program\"E\n\x14\x45xecuteBatchResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.octopack.executor.v1.Result\"F\n\x14\x45xecuteStreamRequest\x12.\n\x07program\x18\x01 \x01(\x0b\x32\x1d.octopack.executor.v1.Program\"E\n\x15\x45xecuteStreamResponse\x12,\n\x06result\x18\x01 \x01(\x0b\x32\x1c.octopack.executor.v1.Result\"\x18\n\x16GetCapabilitiesRequest\"\xc9\x02\n\x17GetCapabilitiesResponse\x12\x31\n\tlanguages\x18\x01 \x03(\x0e\x32\x1e.octopack.executor.v1.Language\x12\x17\n\x0fmax_concurrency\x18\x02 \x01(\x05\x12\x11\n\tmax_queue\x18\x03 \x01(\x05\x12\x18\n\x10network_isolated\x18\x04 \x01(\x08\x12\x18\n\x10\x64rops_privileges\x18\x05 \x01(\x08\x12\x0f\n\x07sandbox\x18\x06 \x01(\t\x12\x18\n\x10max_source_bytes\x18\x07 \x01(\x05\x12\x11\n\tmax_batch\x18\x08 \x01(\x05\x12\x13\n\x0bsandbox_uid\x18\t \x01(\x05\x12\x11\n\tisolation\x18\n \x01(\t\x12\x35\n\x0bprotections\x18\x0b \x03(\x0b\x32 .octopack.executor.v1.Protection\"9\n\nProtection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65nforced\x18\x02 \x01(\x08\x12\x0b\n\x03how\x18\x03 \x01(\t*\x9b\x01\n\x08Language\x12\x18\n\x14LANGUAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLANGUAGE_PYTHON\x10\x01\x12\x17\n\x13LANGUAGE_JAVASCRIPT\x10\x02\x12\x11\n\rLANGUAGE_JAVA\x10\x03\x12\x0f\n\x0bLANGUAGE_GO\x10\x04\x12\x10\n\x0cLANGUAGE_CPP\x10\x05\x12\x11\n\rLANGUAGE_RUST\x10\x06*\xf1\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n\rSTATUS_PASSED\x10\x01\x12\x11\n\rSTATUS_FAILED\x10\x02\x12\x18\n\x14STATUS_COMPILE_ERROR\x10\x03\x12\x18\n\x14STATUS_RUNTIME_ERROR\x10\x04\x12\x12\n\x0eSTATUS_TIMEOUT\x10\x05\x12\x17\n\x13STATUS_MEMORY_LIMIT\x10\x06\x12\x17\n\x13STATUS_OUTPUT_LIMIT\x10\x07\x12\x18\n\x14STATUS_SANDBOX_ERROR\x10\x08\x12\x15\n\x11STATUS_DISK_LIMIT\x10\t2\xae\x03\n\x0f\x45xecutorService\x12V\n\x07\x45xecute\x12$.octopack.executor.v1.ExecuteRequest\x1a%.octopack.executor.v1.ExecuteResponse\x12\x65\n\x0c\x45xecuteBatch\x12).octopack.executor.v1.ExecuteBatchRequest\x1a*.octopack.executor.v1.ExecuteBatchResponse\x12l\n\rExecuteStream\x12*.octopack.executor.v1.ExecuteStreamRequest\x1a+.octopack.executor.v1.ExecuteStreamResponse(\x01\x30\x01\x12n\n\x0fGetCapabilities\x12,.octopack.executor.v1.GetCapabilitiesRequest\x1a-.octopack.executor.v1.GetCapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'octopack.executor.v1.executor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LANGUAGE']._serialized_start=1356
-  _globals['_LANGUAGE']._serialized_end=1511
-  _globals['_STATUS']._serialized_start=1514
-  _globals['_STATUS']._serialized_end=1732
+  _globals['_LANGUAGE']._serialized_start=1513
+  _globals['_LANGUAGE']._serialized_end=1668
+  _globals['_STATUS']._serialized_start=1671
+  _globals['_STATUS']._serialized_end=1912
   _globals['_LIMITS']._serialized_start=62
-  _globals['_LIMITS']._serialized_end=268
-  _globals['_PROGRAM']._serialized_start=271
-  _globals['_PROGRAM']._serialized_end=418
-  _globals['_RESULT']._serialized_start=421
-  _globals['_RESULT']._serialized_end=652
-  _globals['_EXECUTEREQUEST']._serialized_start=654
-  _globals['_EXECUTEREQUEST']._serialized_end=718
-  _globals['_EXECUTERESPONSE']._serialized_start=720
-  _globals['_EXECUTERESPONSE']._serialized_end=783
-  _globals['_EXECUTEBATCHREQUEST']._serialized_start=785
-  _globals['_EXECUTEBATCHREQUEST']._serialized_end=855
-  _globals['_EXECUTEBATCHRESPONSE']._serialized_start=857
-  _globals['_EXECUTEBATCHRESPONSE']._serialized_end=926
-  _globals['_EXECUTESTREAMREQUEST']._serialized_start=928
-  _globals['_EXECUTESTREAMREQUEST']._serialized_end=998
-  _globals['_EXECUTESTREAMRESPONSE']._serialized_start=1000
-  _globals['_EXECUTESTREAMRESPONSE']._serialized_end=1069
-  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1071
-  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1095
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1098
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=1353
-  _globals['_EXECUTORSERVICE']._serialized_start=1735
-  _globals['_EXECUTORSERVICE']._serialized_end=2165
+  _globals['_LIMITS']._serialized_end=292
+  _globals['_PROGRAM']._serialized_start=295
+  _globals['_PROGRAM']._serialized_end=442
+  _globals['_RESULT']._serialized_start=445
+  _globals['_RESULT']._serialized_end=676
+  _globals['_EXECUTEREQUEST']._serialized_start=678
+  _globals['_EXECUTEREQUEST']._serialized_end=742
+  _globals['_EXECUTERESPONSE']._serialized_start=744
+  _globals['_EXECUTERESPONSE']._serialized_end=807
+  _globals['_EXECUTEBATCHREQUEST']._serialized_start=809
+  _globals['_EXECUTEBATCHREQUEST']._serialized_end=879
+  _globals['_EXECUTEBATCHRESPONSE']._serialized_start=881
+  _globals['_EXECUTEBATCHRESPONSE']._serialized_end=950
+  _globals['_EXECUTESTREAMREQUEST']._serialized_start=952
+  _globals['_EXECUTESTREAMREQUEST']._serialized_end=1022
+  _globals['_EXECUTESTREAMRESPONSE']._serialized_start=1024
+  _globals['_EXECUTESTREAMRESPONSE']._serialized_end=1093
+  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1095
+  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1119
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1122
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=1451
+  _globals['_PROTECTION']._serialized_start=1453
+  _globals['_PROTECTION']._serialized_end=1510
+  _globals['_EXECUTORSERVICE']._serialized_start=1915
+  _globals['_EXECUTORSERVICE']._serialized_end=2345
 # @@protoc_insertion_point(module_scope)

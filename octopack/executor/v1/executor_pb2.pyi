@@ -69,6 +69,8 @@ class _StatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Status.ValueTy
     """stdout or stderr exceeded its cap"""
     STATUS_SANDBOX_ERROR: _Status.ValueType  # 8
     """the sandbox itself failed; the program's verdict is unknown"""
+    STATUS_DISK_LIMIT: _Status.ValueType  # 9
+    """failed with its work directory full (Limits.max_disk_bytes)"""
 
 class Status(_Status, metaclass=_StatusEnumTypeWrapper):
     """Closed set of outcomes of one program."""
@@ -90,6 +92,8 @@ STATUS_OUTPUT_LIMIT: Status.ValueType  # 7
 """stdout or stderr exceeded its cap"""
 STATUS_SANDBOX_ERROR: Status.ValueType  # 8
 """the sandbox itself failed; the program's verdict is unknown"""
+STATUS_DISK_LIMIT: Status.ValueType  # 9
+"""failed with its work directory full (Limits.max_disk_bytes)"""
 Global___Status: _TypeAlias = Status  # noqa: Y015
 
 @_typing.final
@@ -106,6 +110,7 @@ class Limits(_message.Message):
     MAX_OPEN_FILES_FIELD_NUMBER: _builtins.int
     MAX_OUTPUT_BYTES_FIELD_NUMBER: _builtins.int
     COMPILE_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_DISK_BYTES_FIELD_NUMBER: _builtins.int
     timeout_seconds: _builtins.float
     """wall clock for the run step (compile has its own budget)"""
     cpu_seconds: _builtins.float
@@ -122,6 +127,8 @@ class Limits(_message.Message):
     """cap on each of stdout and stderr"""
     compile_timeout_seconds: _builtins.float
     """wall clock for the compile step(s), separate from the run"""
+    max_disk_bytes: _builtins.int
+    """what the program may write in all: work directory, /tmp, /var/tmp, /dev/shm"""
     def __init__(
         self,
         *,
@@ -133,10 +140,11 @@ class Limits(_message.Message):
         max_open_files: _builtins.int = ...,
         max_output_bytes: _builtins.int = ...,
         compile_timeout_seconds: _builtins.float = ...,
+        max_disk_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["compile_timeout_seconds", b"compile_timeout_seconds", "cpu_seconds", b"cpu_seconds", "max_file_bytes", b"max_file_bytes", "max_open_files", b"max_open_files", "max_output_bytes", b"max_output_bytes", "max_processes", b"max_processes", "memory_bytes", b"memory_bytes", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compile_timeout_seconds", b"compile_timeout_seconds", "cpu_seconds", b"cpu_seconds", "max_disk_bytes", b"max_disk_bytes", "max_file_bytes", b"max_file_bytes", "max_open_files", b"max_open_files", "max_output_bytes", b"max_output_bytes", "max_processes", b"max_processes", "memory_bytes", b"memory_bytes", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -379,12 +387,14 @@ class GetCapabilitiesResponse(_message.Message):
     MAX_SOURCE_BYTES_FIELD_NUMBER: _builtins.int
     MAX_BATCH_FIELD_NUMBER: _builtins.int
     SANDBOX_UID_FIELD_NUMBER: _builtins.int
+    ISOLATION_FIELD_NUMBER: _builtins.int
+    PROTECTIONS_FIELD_NUMBER: _builtins.int
     max_concurrency: _builtins.int
     max_queue: _builtins.int
     network_isolated: _builtins.bool
     """programs run in a network namespace without interfaces"""
     drops_privileges: _builtins.bool
-    """programs run as an unprivileged uid (server is root)"""
+    """the slots run as an unprivileged host uid (the server is root)"""
     sandbox: _builtins.str
     """what the sandbox enforces here, in words"""
     max_source_bytes: _builtins.int
@@ -392,10 +402,16 @@ class GetCapabilitiesResponse(_message.Message):
     max_batch: _builtins.int
     """most programs in one ExecuteBatch request"""
     sandbox_uid: _builtins.int
-    """compile uid; run uids follow (0 when not dropping privileges)"""
+    """host uid the slots run as (0 when not dropping privileges)"""
+    isolation: _builtins.str
+    """"namespaces" or "landlock" (docs/executor.md)"""
     @_builtins.property
     def languages(self) -> _containers.RepeatedScalarFieldContainer[Global___Language.ValueType]:
         """languages whose toolchain is installed here"""
+
+    @_builtins.property
+    def protections(self) -> _containers.RepeatedCompositeFieldContainer[Global___Protection]:
+        """every guarantee of the sandbox, whether it holds here and how"""
 
     def __init__(
         self,
@@ -409,11 +425,41 @@ class GetCapabilitiesResponse(_message.Message):
         max_source_bytes: _builtins.int = ...,
         max_batch: _builtins.int = ...,
         sandbox_uid: _builtins.int = ...,
+        isolation: _builtins.str = ...,
+        protections: _abc.Iterable[Global___Protection] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drops_privileges", b"drops_privileges", "languages", b"languages", "max_batch", b"max_batch", "max_concurrency", b"max_concurrency", "max_queue", b"max_queue", "max_source_bytes", b"max_source_bytes", "network_isolated", b"network_isolated", "sandbox", b"sandbox", "sandbox_uid", b"sandbox_uid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drops_privileges", b"drops_privileges", "isolation", b"isolation", "languages", b"languages", "max_batch", b"max_batch", "max_concurrency", b"max_concurrency", "max_queue", b"max_queue", "max_source_bytes", b"max_source_bytes", "network_isolated", b"network_isolated", "protections", b"protections", "sandbox", b"sandbox", "sandbox_uid", b"sandbox_uid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCapabilitiesResponse: _TypeAlias = GetCapabilitiesResponse  # noqa: Y015
+
+@_typing.final
+class Protection(_message.Message):
+    """One guarantee of the sandbox (docs/executor.md has the table of what each deployment enforces)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ENFORCED_FIELD_NUMBER: _builtins.int
+    HOW_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """e.g. "private_tmp", "disk_limit", "network" """
+    enforced: _builtins.bool
+    how: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        enforced: _builtins.bool = ...,
+        how: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enforced", b"enforced", "how", b"how", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Protection: _TypeAlias = Protection  # noqa: Y015

@@ -50,6 +50,7 @@ class FilterSpec(_message.Message):
     TOKENIZER_FIELD_NUMBER: _builtins.int
     CONFIG_YAML_FIELD_NUMBER: _builtins.int
     RAY_ADDRESS_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
     source: _builtins.str
     """input dataset, NAME or NAME@VERSION"""
     out: _builtins.str
@@ -60,6 +61,8 @@ class FilterSpec(_message.Message):
     """filter configuration (YAML or JSON); empty: every rule with the paper's values"""
     ray_address: _builtins.str
     """ignored: the service runs every request on its own Ray cluster (OCTOPACK_*_RAY_ADDRESS)"""
+    profile: _builtins.str
+    """data profile "paper" or "improved"; empty: the config's (default paper)"""
     def __init__(
         self,
         *,
@@ -68,10 +71,11 @@ class FilterSpec(_message.Message):
         tokenizer: _builtins.str = ...,
         config_yaml: _builtins.str = ...,
         ray_address: _builtins.str = ...,
+        profile: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_yaml", b"config_yaml", "out", b"out", "ray_address", b"ray_address", "source", b"source", "tokenizer", b"tokenizer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_yaml", b"config_yaml", "out", b"out", "profile", b"profile", "ray_address", b"ray_address", "source", b"source", "tokenizer", b"tokenizer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -111,12 +111,15 @@ class CrawlConfig(_message.Message):
     LANGUAGES_FIELD_NUMBER: _builtins.int
     LICENSES_FIELD_NUMBER: _builtins.int
     BRANCH_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
     REPOSITORIES_FILE_FIELD_NUMBER: _builtins.int
     REPOSITORIES_DATASET_FIELD_NUMBER: _builtins.int
     max_commits: _builtins.int
     """per repository; 0 = all"""
     branch: _builtins.str
     """branch to walk; empty = each repository's HEAD"""
+    profile: _builtins.str
+    """data profile: "paper" (empty, the default) or "improved" (docs/commits.md)"""
     repositories_file: _builtins.str
     """instead of repositories: an object of the bucket (KEY or s3://BUCKET/KEY), one URL a line"""
     repositories_dataset: _builtins.str
@@ -141,12 +144,13 @@ class CrawlConfig(_message.Message):
         languages: _abc.Iterable[_builtins.str] | None = ...,
         licenses: _abc.Iterable[_builtins.str] | None = ...,
         branch: _builtins.str = ...,
+        profile: _builtins.str = ...,
         repositories_file: _builtins.str = ...,
         repositories_dataset: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "repositories", b"repositories", "repositories_dataset", b"repositories_dataset", "repositories_file", b"repositories_file"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "profile", b"profile", "repositories", b"repositories", "repositories_dataset", b"repositories_dataset", "repositories_file", b"repositories_file"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -291,6 +295,7 @@ class EvaluateConfig(_message.Message):
     SAMPLES_FIELD_NUMBER: _builtins.int
     TEMPERATURE_FIELD_NUMBER: _builtins.int
     MAX_NEW_TOKENS_FIELD_NUMBER: _builtins.int
+    SCORING_FIELD_NUMBER: _builtins.int
     endpoint: _builtins.str
     """inference endpoint host:port; empty = the serve stage's endpoint"""
     task: _builtins.str
@@ -303,6 +308,8 @@ class EvaluateConfig(_message.Message):
     """0 = greedy"""
     max_new_tokens: _builtins.int
     """0 = 256"""
+    scoring: _builtins.str
+    """"harness" (empty, the default) or "corrected" (docs/evaluation.md)"""
     @_builtins.property
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """python, js, java, go, cpp, rust; empty = all six"""
@@ -317,10 +324,11 @@ class EvaluateConfig(_message.Message):
         samples: _builtins.int = ...,
         temperature: _builtins.float = ...,
         max_new_tokens: _builtins.int = ...,
+        scoring: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint", "languages", b"languages", "limit", b"limit", "max_new_tokens", b"max_new_tokens", "samples", b"samples", "task", b"task", "temperature", b"temperature"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint", "languages", b"languages", "limit", b"limit", "max_new_tokens", b"max_new_tokens", "samples", b"samples", "scoring", b"scoring", "task", b"task", "temperature", b"temperature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -58,7 +58,7 @@ class CrawlStage:
         spec = pb.CrawlSpec(
             repositories=list(c.repositories), dataset=name, branch=c.branch, max_commits=c.max_commits,
             licenses=list(c.licenses), languages=list(c.languages), repositories_file=c.repositories_file,
-            repositories_dataset=c.repositories_dataset,
+            repositories_dataset=c.repositories_dataset, profile=c.profile,
         )
 
         async def follow(channel: grpc.aio.Channel, metadata: Metadata) -> Any:

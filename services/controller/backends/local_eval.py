@@ -99,7 +99,7 @@ class EvaluateRunner:
                 async with ExecutorClient(address) as client:
                     result = await evaluate(
                         task, problems, generator, client, params, source=f"model:{endpoint}",  # type: ignore[arg-type]
-                        on_total=on_total, on_result=on_result,
+                        on_total=on_total, on_result=on_result, scoring=cfg.scoring or "harness",  # type: ignore[arg-type]
                     )
                 if merged is None:
                     merged = result

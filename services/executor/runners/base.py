@@ -21,8 +21,11 @@ class Toolchains:
 
     root: Path
     python: Path
-    #: A Go build cache owned by the compile uid (a per-server copy of ``root/go/cache``).
-    go_cache: Path
+
+    @property
+    def go_cache(self) -> Path:
+        """The warm Go build cache: read-only to programs, which Go accepts (it only misses writes)."""
+        return self.root / "go" / "cache"
 
     def rust_externs(self) -> dict[str, object]:
         path = self.root / "rust" / "externs.json"
@@ -42,6 +45,7 @@ def limits(
         max_file_bytes=64 * MiB,
         max_open_files=1024,
         max_output_bytes=1 * MiB,
+        max_disk_bytes=256 * MiB,
     )
 
 
@@ -80,6 +84,10 @@ class Runner(ABC):
     def compile_commands(self, limits: Limits, text: str = "") -> list[list[str]]:
         """Build steps for the program ``text``, run in its work directory (none when interpreted)."""
         return []
+
+    def warm_compiler(self) -> dict[str, object] | None:
+        """A build the slot's warm compiler can do instead of the first build command (Java)."""
+        return None
 
     @abstractmethod
     def run_command(self, limits: Limits) -> list[str]:

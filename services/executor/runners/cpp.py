@@ -5,7 +5,8 @@ them), which costs most of each compile. ``scripts/install_toolchains.sh`` preco
 those headers; a program whose leading ``#include`` block holds every one of them is compiled
 with ``-include prelude.h`` so g++ loads the precompiled header. The headers have include guards
 and would be read first anyway, so the program means the same; any other program compiles as
-written.
+written. Programs are linked with gold (``-fuse-ld=gold``, binutils' other linker): the same
+executable for these programs, linked in half the time of ld.bfd.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class CppRunner(Runner):
         prelude = _prelude(prelude_h)
         if prelude and prelude <= leading_includes(text):
             argv += ["-include", str(prelude_h)]
-        return [[*argv, "-o", "main", self.filename, "-lcrypto", "-lssl"]]
+        return [[*argv, "-fuse-ld=gold", "-o", "main", self.filename, "-lcrypto", "-lssl"]]
 
     def run_command(self, limits: Limits) -> list[str]:
         return ["./main"]

@@ -1,8 +1,12 @@
 """Java: ``javac Main.java`` then ``java Main`` (the test is ``public class Main``); exit 0 passes.
 
-Both JVMs start with C1 only (``-XX:TieredStopAtLevel=1``), the serial GC and the default class
-data sharing archive: HumanEvalPack programs run for milliseconds, so JIT tiers and GC threads are
-pure start-up cost. The verdicts are the same as with default flags.
+The build is done by the slot's warm javac (``toolchains/JavacServer.java``: the JDK's own
+compiler, loaded once per slot, compiling from memory) with the command line's options; the
+class path it sees is empty, as the work directory holds nothing but the source. Without it (not
+installed, or its compile failed inside), ``javac`` runs as a command. Both commands' JVMs start
+with C1 only (``-XX:TieredStopAtLevel=1``), the serial GC, the default class data sharing archive
+and no performance-data file: HumanEvalPack programs run for milliseconds, so JIT tiers and GC
+threads are pure start-up cost. The verdicts are the same as with default flags.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from __future__ import annotations
 from octopack.services.executor.model import Limits, Status, StepOutcome
 from octopack.services.executor.runners.base import GiB, Runner, limits
 
-JVM_FLAGS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:CICompilerCount=1"]
+JVM_FLAGS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:CICompilerCount=1", "-XX:-UsePerfData"]
+JAVAC_OPTIONS = ["-encoding", "UTF-8", "-nowarn"]
+#: The warm javac's class path: nothing (the command's is the work directory, holding only the source).
+NO_CLASSES = "/nonexistent/octopack-empty-classpath"
 JVM_SIZES = ["-XX:CompressedClassSpaceSize=128m", "-XX:ReservedCodeCacheSize=64m"]
 #: Address space the JVM reserves beyond its heap (class space, code cache, thread stacks).
 JVM_OVERHEAD = 3 * GiB // 2
@@ -40,7 +47,19 @@ class JavaRunner(Runner):
 
     def compile_commands(self, limits: Limits, text: str = "") -> list[list[str]]:
         flags = [f"-J{f}" for f in [*JVM_FLAGS, *JVM_SIZES, self._heap(limits)]]
-        return [["javac", *flags, "-encoding", "UTF-8", "-nowarn", self.filename]]
+        return [["javac", *flags, *JAVAC_OPTIONS, self.filename]]
+
+    def warm_compiler(self) -> dict[str, object] | None:
+        if not self.javac_server():
+            return None
+        return {"file": self.filename, "options": [*JAVAC_OPTIONS, "-classpath", NO_CLASSES, "-sourcepath", NO_CLASSES]}
+
+    def javac_server(self) -> list[str]:
+        """The warm javac's command line, or [] when it is not installed."""
+        classes = self.tools.root / "java"
+        if not (classes / "JavacServer.class").exists():
+            return []
+        return ["/usr/bin/java", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData", "-Xss8m", "-cp", str(classes), "JavacServer"]
 
     def run_command(self, limits: Limits) -> list[str]:
         return ["java", *JVM_FLAGS, *JVM_SIZES, self._heap(limits), "-cp", ".", "Main"]

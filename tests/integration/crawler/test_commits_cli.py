@@ -31,6 +31,9 @@ def test_crawl_then_filter(tmp_path: Path, s3_settings, monkeypatch, capsys) -> 
     assert "commits@v1" in err and "missing" in err and "message_length" in err and "1 failed" in err
     store = DatasetStore.from_settings(s3_settings)
     assert store.get_manifest("commits").num_rows == 2
+    assert store.get_manifest("commits").profile == "paper"
+    assert main(["crawl", str(repo.path), "--dataset", "commits", "--profile", "improved", "--with", "bogus"]) == 2
+    assert "bogus" in capsys.readouterr().err
 
     tokenizer = train_tokenizer(tmp_path / "tok" / "tokenizer.json")
     config = tmp_path / "filter.yaml"
@@ -42,5 +45,14 @@ def test_crawl_then_filter(tmp_path: Path, s3_settings, monkeypatch, capsys) -> 
     out = store.read_table("commitpackft")
     assert sorted(out.column("subject").to_pylist()) == [
         "Add a comment to the subtraction helper", "Make the helper return a float value"]
+    assert store.get_manifest("commitpackft").profile == "paper"
+    assert main(["filter", "commits@v1", "--out", "commitpackft", "--tokenizer", str(tokenizer),
+                 "--profile", "improved", "--without", "www_links"]) == 0
+    assert "profile improved" in capsys.readouterr().err
+    improved = store.get_manifest("commitpackft")
+    assert improved.version == "v2" and improved.profile == "improved"
+    assert improved.lineage.filter_config is not None
+    active = improved.lineage.filter_config["active_corrections"]
+    assert "plug_verb" in active and "www_links" not in active
     assert main(["filter", "commits@v7", "--out", "x", "--tokenizer", str(tokenizer)]) == 2
     assert "commits@v7 does not exist" in capsys.readouterr().err

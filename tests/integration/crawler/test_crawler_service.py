@@ -50,7 +50,8 @@ async def test_crawl_writes_a_version_and_records_bad_repositories(tmp_path: Pat
     try:
         async with grpc.aio.insecure_channel(running.address) as channel:
             stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
-            spec = pb.CrawlSpec(repositories=sources, dataset="commits", all_licenses=True)
+            # The oracle follows the improved profile (tests/oracles/original.py is the paper one's).
+            spec = pb.CrawlSpec(repositories=sources, dataset="commits", all_licenses=True, profile="improved")
             started = (await stub.StartCrawl(pb.StartCrawlRequest(spec=spec))).crawl
             assert started.state == pb.CRAWL_STATE_RUNNING
             seen = await _watch(stub, started.crawl_id)
@@ -71,6 +72,7 @@ async def test_crawl_writes_a_version_and_records_bad_repositories(tmp_path: Pat
             assert final.progress.samples_written == table.num_rows == len(expected)
             manifest = store.get_manifest(*parse_ref(final.output))
             assert manifest.extra["crawl"]["errors"] == errors
+            assert manifest.profile == final.spec.profile == "improved"
             assert manifest.lineage.stats is not None and manifest.lineage.stats["repositories_failed"] == 2
 
             # The same request again is the same run: it is read back, nothing runs again.
@@ -84,7 +86,7 @@ async def test_crawl_writes_a_version_and_records_bad_repositories(tmp_path: Pat
                 await stub.StartCrawl(pb.StartCrawlRequest(spec=other, run_id=started.crawl_id))
             assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
             fresh = (await stub.StartCrawl(pb.StartCrawlRequest(spec=pb.CrawlSpec(
-                repositories=sources, dataset="commits", all_licenses=True, fresh=True)))).crawl
+                repositories=sources, dataset="commits", all_licenses=True, profile="improved", fresh=True)))).crawl
             final2 = (await _watch(stub, fresh.crawl_id))[-1]
             assert final2.crawl_id != started.crawl_id and final2.output != final.output
             assert store.read_table(*parse_ref(final2.output)).num_rows == table.num_rows
@@ -106,6 +108,8 @@ async def test_bad_requests_get_clear_errors(tmp_path: Path, s3_settings) -> Non
                 (pb.CrawlSpec(repositories=["x"], repositories_file="list.txt", dataset="ok"), "only one of"),
                 (pb.CrawlSpec(repositories_file="s3://other-bucket/list.txt", dataset="ok"), "repositories_file"),
                 (pb.CrawlSpec(repositories_dataset="Bad Name", dataset="ok"), "dataset name"),
+                (pb.CrawlSpec(repositories=["x"], dataset="ok", profile="best"), "spec.profile"),
+                (pb.CrawlSpec(repositories=["x"], dataset="ok", corrections={"nope": True}), "nope"),
             ]
             for spec, field in cases:
                 with pytest.raises(grpc.aio.AioRpcError) as err:

@@ -1,4 +1,4 @@
-"""Reading a committed version without OctoPack: pyarrow and pandas straight from S3 (docs/datasets.md)."""
+"""Reading a committed version as users do: pyarrow, pandas, Ray Data, Hugging Face datasets (docs/datasets.md)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,39 @@ def test_pandas_reads_the_shards(committed: DatasetStore, s3_settings: S3Setting
     )
     assert len(frame) == 450
     assert frame["commit"].tolist() == [r["commit"] for r in commitpack_rows(450)]
+
+
+@pytest.mark.ray
+def test_ray_data_reads_the_shards(committed: DatasetStore, s3_settings: S3Settings) -> None:
+    ray = pytest.importorskip("ray", reason="Ray comes with the train extra: run scripts/install.sh")
+    manifest = committed.get_manifest("commitpackft")
+    paths = [f"{s3_settings.bucket}/{s.key}" for s in manifest.shards]
+    ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False)
+    try:
+        ds = ray.data.read_parquet(paths, filesystem=s3_settings.pyarrow_filesystem())
+        assert ds.count() == 450
+        rows = ds.select_columns(["commit", "lang"]).take_all()
+    finally:
+        ray.shutdown()
+    assert sorted(r["commit"] for r in rows) == sorted(r["commit"] for r in commitpack_rows(450))
+
+
+def test_hugging_face_datasets_reads_the_shards(committed: DatasetStore, s3_settings: S3Settings) -> None:
+    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets comes with the dev extra")
+    manifest = committed.get_manifest("commitpackft")
+    fs = s3_settings.pyarrow_filesystem()
+    paths = [f"{s3_settings.bucket}/{s.key}" for s in manifest.shards]
+    # In memory: the shards as one Arrow table.
+    ds = datasets.Dataset(pq.read_table(paths, filesystem=fs, schema=manifest.table_schema()))
+    assert ds.num_rows == 450 and ds[0] == commitpack_rows(1)[0]
+    assert ds.features["subject"] == datasets.Value("string")
+
+    # Streaming, shard by shard (gen_kwargs lists are split between DataLoader workers).
+    def shards(paths: list[str]):  # type: ignore[no-untyped-def]
+        for path in paths:
+            with fs.open_input_file(path) as f:
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=100):
+                    yield from batch.to_pylist()
+
+    streamed = datasets.IterableDataset.from_generator(shards, gen_kwargs={"paths": paths})
+    assert [row["commit"] for row in streamed] == [r["commit"] for r in commitpack_rows(450)]

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from octopack.cli.main import main
-from octopack.common.server import start_server
 
 pytestmark = pytest.mark.integration
 
@@ -22,27 +18,6 @@ LANGUAGES = ("python", "js", "java", "go", "cpp", "rust")
 def eval_json(out: Path, *args: str) -> dict[str, Any]:
     assert main(["eval", *args, "--out", str(out)]) == 0
     return json.loads((out / "results.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def executor_address() -> Iterator[str]:
-    """A real executor server on a free loopback port, in its own thread and event loop."""
-    from octopack.services.executor.server import executor_service
-    from octopack.services.executor.settings import ExecutorSettings
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    settings = ExecutorSettings(host="127.0.0.1", port=0, metrics_port=0)
-    running = asyncio.run_coroutine_threadsafe(
-        start_server(settings, [executor_service(settings)]), loop
-    ).result(60)
-    try:
-        yield running.address
-    finally:
-        asyncio.run_coroutine_threadsafe(running.stop(1.0), loop).result(60)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
 
 
 @pytest.mark.parametrize(("reference", "expected"), [("canonical", 3), ("buggy", 0)])

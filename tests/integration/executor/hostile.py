@@ -1,12 +1,13 @@
 """Hostile programs in all six languages, each attack as small as it can be.
 
 ``{target}`` is a file path outside the work directory, ``{port}`` a loopback TCP port the test
-listens on.
+listens on. The attacks on files, neighbours, secrets and the disk are in ``hostile_world.py``.
 """
 
 from __future__ import annotations
 
 from octopack.common.vocabulary import EXECUTOR_LANGUAGES
+from tests.integration.executor import hostile_world
 
 CPP_HEADERS = """#include <cstdio>
 #include <cstring>
@@ -20,7 +21,16 @@ CPP_HEADERS = """#include <cstdio>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sstream>
+#include <cctype>
 extern char **environ;
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out; std::stringstream in(s); std::string part;
+    while (std::getline(in, part, ':')) out.push_back(part);
+    return out;
+}
 """
 
 BODIES: dict[str, dict[str, str]] = {
@@ -120,9 +130,11 @@ BODIES: dict[str, dict[str, str]] = {
     },
 }
 
-GO_IMPORTS = ["fmt", "net", "os", "os/exec", "strings", "syscall", "testing", "time"]
+BODIES.update(hostile_world.BODIES)
+
+GO_IMPORTS = ["fmt", "net", "os", "os/exec", "strconv", "strings", "syscall", "testing", "time"]
 GO_USE = "var _ = fmt.Sprint\nvar _ = net.Dial\nvar _ = os.Getpid\nvar _ = exec.Command\n"
-GO_USE += "var _ = strings.Repeat\nvar _ = syscall.Kill\nvar _ = time.Sleep\n"
+GO_USE += "var _ = strings.Repeat\nvar _ = syscall.Kill\nvar _ = time.Sleep\nvar _ = strconv.Atoi\n"
 
 LANGUAGES = EXECUTOR_LANGUAGES
 
@@ -145,4 +157,6 @@ def program(language: str, kind: str, **fill: object) -> str:
         return f"package main\n\nimport (\n{imports}\n)\n\n{GO_USE}\nfunc TestHostile(t *testing.T) {{\n{body}\n}}\n"
     if language == "cpp":
         return f"{CPP_HEADERS}\nint main() {{\n{body}\nreturn 0;\n}}\n"
-    return f"#[test]\nfn hostile() {{\n{body}\n}}\n"
+    # The harness prints "test hostile ... " without a newline: start the program's own lines anew.
+    newline = "{ use std::io::Write; writeln!(std::io::stdout()).unwrap(); }"
+    return f"#[test]\nfn hostile() {{\n{newline}\n{body}\n}}\n"

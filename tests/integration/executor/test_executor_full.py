@@ -23,7 +23,7 @@ BUGGY_PASSES = {"CPP/23"}
 
 def _run(executor: ExecutorServer, language: str, which: str) -> dict[str, int]:
     problems = load_problems(language)
-    programs = [build_program(p, fix_code(p, getattr(p, f"{which}_solution")), p.task_id) for p in problems]
+    programs = [build_program(p, fix_code(p, getattr(p, f"{which}_solution")), p.task_id, "corrected") for p in problems]
     stub = executor.stub()
     statuses: dict[str, int] = {}
     for start in range(0, len(programs), 32):

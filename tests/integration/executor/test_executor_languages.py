@@ -22,9 +22,9 @@ SAMPLE = {"python": [0, 1], "js": [0, 1], "java": [0, 1], "go": [0, 10], "cpp": 
 def test_canonical_passes_and_buggy_fails(executor: ExecutorServer, language: str) -> None:
     problems = [load_problems(language)[i] for i in SAMPLE[language]]
     programs = [
-        build_program(p, fix_code(p, p.canonical_solution), f"{p.task_id}#canonical") for p in problems
+        build_program(p, fix_code(p, p.canonical_solution), f"{p.task_id}#canonical", "corrected") for p in problems
     ]
-    programs += [build_program(p, fix_code(p, p.buggy_solution), f"{p.task_id}#buggy") for p in problems]
+    programs += [build_program(p, fix_code(p, p.buggy_solution), f"{p.task_id}#buggy", "corrected") for p in problems]
     reply = executor.stub().ExecuteBatch(S.ExecuteBatchRequest(programs=programs), timeout=600)
     for result in reply.results:
         if result.id.endswith("#canonical"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import threading
 import time
@@ -33,8 +34,15 @@ def prog(
         (prog("print(1)", timeout_seconds=100_000), "limits.timeout_seconds"),
         (prog("print(1)", memory_bytes=-1), "limits.memory_bytes"),
         (prog("x = 1\n" * 200_000), "source is"),
+        (prog("print(1)", cpu_seconds=math.nan), "limits.cpu_seconds = nan is not a finite number"),
+        (prog("print(1)", timeout_seconds=math.nan), "limits.timeout_seconds = nan is not a finite number"),
+        (prog("print(1)", timeout_seconds=math.inf), "limits.timeout_seconds = inf is not a finite number"),
+        (prog("print(1)", compile_timeout_seconds=-math.inf), "limits.compile_timeout_seconds = -inf"),
+        (prog("print(1)", timeout_seconds=-2.0), "limits.timeout_seconds = -2.0 is out of range"),
+        (prog("print(1)", max_disk_bytes=-1), "limits.max_disk_bytes = -1 is out of range"),
     ],
-    ids=["no-language", "empty", "timeout-too-long", "negative-memory", "too-big"],
+    ids=["no-language", "empty", "timeout-too-long", "negative-memory", "too-big", "nan-cpu", "nan-timeout",
+         "inf-timeout", "minus-inf-compile", "negative-timeout", "negative-disk"],
 )
 def test_bad_requests_are_invalid_argument(
     executor: ExecutorServer, program: executor_pb2.Program, message: str
@@ -111,6 +119,10 @@ def test_capabilities_list_the_installed_languages(executor: ExecutorServer) -> 
     assert caps.max_concurrency == 2
     assert caps.max_queue == 64
     assert caps.sandbox
+    # What holds here, one entry per row of the table in docs/executor.md.
+    assert caps.isolation == "namespaces"
+    held = {p.name: p.enforced for p in caps.protections}
+    assert held["private_tmp"] and held["disk_limit"] and held["processes"] and held["network"], held
 
 
 def test_grpcurl_by_reflection(executor: ExecutorServer, grpcurl: str) -> None:

@@ -45,16 +45,16 @@ async def test_filter_writes_a_version_with_lineage_and_statistics(tmp_path: Pat
         async with grpc.aio.insecure_channel(running.address) as channel:
             stub = filter_pb2_grpc.FilterServiceStub(channel)
             spec = pb.FilterSpec(source="commits", out="commitpackft", tokenizer=tokenizer,
-                                 config_yaml="bump_sampling: {seed: 's'}\n")
+                                 config_yaml="bump_sampling: {seed: 's'}\n", profile="improved")
             run = (await stub.StartFilter(pb.StartFilterRequest(spec=spec))).run
-            assert run.input == source and run.rows_total == 500
+            assert run.input == source and run.rows_total == 500 and run.spec.profile == "improved"
             final = None
             async for reply in stub.WatchFilter(pb.WatchFilterRequest(run_id=run.run_id), timeout=300):
                 final = reply.run
             assert final is not None and final.state == pb.FILTER_STATE_SUCCEEDED, final.error
             assert final.rows_done == 500
 
-            config = FilterConfig.model_validate({"bump_sampling": {"seed": "s"}})
+            config = FilterConfig.model_validate({"profile": "improved", "bump_sampling": {"seed": "s"}})
             rules = build_rules(config, tokenizer)
             stats = FilterStats.for_rules(rules)
             expected = [r for t in run_local([pa.Table.from_pylist(rows)], rules, stats) for r in t.to_pylist()]
@@ -62,6 +62,7 @@ async def test_filter_writes_a_version_with_lineage_and_statistics(tmp_path: Pat
             assert out.to_pylist() == expected and 0 < len(expected) < 500
             manifest = store.get_manifest(*parse_ref(final.output))
             assert manifest.lineage.parents == [source]
+            assert manifest.profile == "improved"
             assert manifest.lineage.filter_config is not None
             assert manifest.lineage.filter_config["tokenizer"] == tokenizer
             assert manifest.lineage.filter_config["bump_sampling"]["seed"] == "s"
@@ -104,6 +105,8 @@ async def test_bad_requests_get_clear_errors(tmp_path: Path, s3_settings) -> Non
                  "Bad Name"),
                 (pb.FilterSpec(source="commits", out="ft", config_yaml="nope: 1"), grpc.StatusCode.INVALID_ARGUMENT,
                  "nope"),
+                (pb.FilterSpec(source="commits", out="ft", config_yaml=off, profile="best"),
+                 grpc.StatusCode.INVALID_ARGUMENT, "spec.profile"),
                 (pb.FilterSpec(source="commits", out="ft", tokenizer=str(tmp_path / "missing")),
                  grpc.StatusCode.INVALID_ARGUMENT, "tokenizer"),
             ]

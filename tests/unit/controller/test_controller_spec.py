@@ -22,6 +22,8 @@ def _spec(**stages: object) -> jobs_pb2.JobSpec:
         (_spec(crawl=jobs_pb2.CrawlConfig(repositories=[" "])), "spec.crawl.repositories[0]"),
         (_spec(crawl=jobs_pb2.CrawlConfig(repositories=["."], repositories_file="l.txt")), "spec.crawl.repositories"),
         (_spec(crawl=jobs_pb2.CrawlConfig(repositories=["."], max_commits=-1)), "spec.crawl.max_commits"),
+        (_spec(crawl=jobs_pb2.CrawlConfig(repositories=["."], profile="best")), "spec.crawl.profile"),
+        (_spec(evaluate=jobs_pb2.EvaluateConfig(endpoint="h:1", scoring="strict")), "spec.evaluate.scoring"),
         (_spec(filter=jobs_pb2.FilterConfig()), "spec.filter.input_dataset"),
         (_spec(train=jobs_pb2.TrainConfig()), "spec.train.dataset"),
         (_spec(train=jobs_pb2.TrainConfig(dataset="d", max_steps=-5)), "spec.train.max_steps"),

@@ -7,7 +7,10 @@ import subprocess
 from pathlib import Path
 
 from octopack.services.crawler.language import language_of
-from octopack.services.crawler.prefilter import message_reason
+from octopack.services.crawler.prefilter import MessageChecks, message_reason
+
+#: The message checks of the improved profile (every correction on), which :func:`oracle` follows.
+IMPROVED_CHECKS = MessageChecks(trimmed_message=True, update_message_any_case=True, literal_message_list=True)
 
 ENV = {
     **os.environ,
@@ -53,9 +56,10 @@ class Repo:
 
 
 def oracle(repo: Path, rev: str = "HEAD", max_bytes: int = 1_000_000) -> dict[str, dict]:
-    """The samples of ``repo`` computed with plain ``git log --name-status`` and ``git show``.
+    """The samples of ``repo`` under the improved profile, with plain ``git log --name-status`` and ``git show``.
 
     Independent of the crawler's git plumbing: one process per commit, the slow and obvious way.
+    (``tests/oracles/original.py`` is the paper profile's oracle.)
     """
     out = subprocess.run(
         ["git", "-c", "core.quotepath=off", "log", "--name-status", "--format=%x00%H %P%x00%B%x00", rev],
@@ -70,7 +74,7 @@ def oracle(repo: Path, rev: str = "HEAD", max_bytes: int = 1_000_000) -> dict[st
             continue
         path = lines[0].split("\t", 1)[1]
         message = message.rstrip()
-        if language_of(path) is None or message_reason(message, path) is not None:
+        if language_of(path) is None or message_reason(message, path, IMPROVED_CHECKS) is not None:
             continue
         sha = shas[0]
         old = subprocess.run(["git", "show", f"{sha}^:{path}"], cwd=repo, capture_output=True, check=True).stdout

@@ -9,14 +9,16 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from tests.oracles.original import original_samples
 from tests.unit.crawler.conftest import crawl_here
 from tests.unit.crawler.gitrepo import Repo, oracle
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _crawl(source: Path, store, tmp_path: Path) -> pa.Table:
-    crawl, table = crawl_here([str(source)], store, tmp_path / "work", dataset="oracle", workers=1, licenses=())
+def _crawl(source: Path, store, tmp_path: Path, profile: str = "improved") -> pa.Table:
+    crawl, table = crawl_here([str(source)], store, tmp_path / "work", dataset="oracle", workers=1, licenses=(),
+                              profile=profile)
     assert crawl.progress.errors == {}
     return table
 
@@ -34,10 +36,21 @@ def _assert_same(table: pa.Table, expected: dict[str, dict]) -> None:
         assert got["subject"] == want["message"].split("\n", 1)[0]
 
 
+def _assert_original(table: pa.Table, source: Path, rev: str = "HEAD") -> None:
+    """The paper profile's samples are the original's (``tests/oracles/original.py``), field for field."""
+    expected, _ = original_samples(source, rev)
+    rows = {row["commit"]: row for row in table.to_pylist()}
+    assert sorted(rows) == sorted(row["commit"] for row in expected)
+    for want in expected:
+        got = rows[want["commit"]]
+        assert {k: got[k] for k in want} == want
+
+
 def test_project_history_matches_plain_git(store, tmp_path: Path) -> None:
     if not (ROOT / ".git").exists():
         pytest.skip("the project is not a Git checkout here")
     _assert_same(_crawl(ROOT, store, tmp_path), oracle(ROOT))
+    _assert_original(_crawl(ROOT, store, tmp_path, "paper"), ROOT)
 
 
 def _synthetic(path: Path, commits: int, files: int) -> Path:
@@ -54,6 +67,7 @@ def test_synthetic_history_matches_plain_git(store, tmp_path: Path) -> None:
     table = _crawl(path, store, tmp_path)
     assert table.num_rows > 100  # the history holds many samples: the comparison means something
     _assert_same(table, expected)
+    _assert_original(_crawl(path, store, tmp_path, "paper"), path, "main")
 
 
 @pytest.mark.full
@@ -74,6 +88,7 @@ def test_edge_cases_match_plain_git(repo: Repo, store, tmp_path: Path) -> None:
     repo.commit("Rename b to c")
     repo.git("mv", "c.py", "d.py")
     repo.commit("Rename and edit", d_DOT_py="y = 4\nz = 5\n")
+    repo.commit("Edit a module, add another", a_DOT_py="x = 2.5\n", f_DOT_py="f = 1\n")
     repo.commit("Add a new module", e_DOT_py="e = 1\n")
     repo.git("rm", "-q", "e.py")
     repo.commit("Delete the new module")
@@ -96,6 +111,8 @@ def test_edge_cases_match_plain_git(repo: Repo, store, tmp_path: Path) -> None:
     expected = oracle(repo.path)
     table = _crawl(repo.path, store, tmp_path)
     _assert_same(table, expected)
+    paper = _crawl(repo.path, store, tmp_path, "paper")
+    _assert_original(paper, repo.path)
     assert keep in set(table.column("commit").to_pylist())
     # Binary or Latin-1 on either side, renames, adds, deletes, multi-file, unknown language, boring
     # messages, empty commits and the merge are all left out.
@@ -104,6 +121,13 @@ def test_edge_cases_match_plain_git(repo: Repo, store, tmp_path: Path) -> None:
         "Make the module executable",
         "Edit the readme on a branch",
         "Edit the module on main",
+    }
+    # The original keeps binary and Latin-1 files (decoded, invalid bytes dropped), the one in-place edit of a
+    # commit that also adds a file, and "Update a.py\n": only the web editor's "Update a.py" (no newline) is dropped.
+    assert set(paper.column("subject").to_pylist()) == {
+        "Fix the value of x", "Edit a module, add another", "Store binary data", "Back to text again",
+        "Latin-1 text is skipped", "Utf-8 again in the module", "Make the module executable",
+        "Edit the readme on a branch", "Edit the module on main", "Update a.py",
     }
 
 

@@ -7,10 +7,16 @@ from pathlib import Path
 import pytest
 
 from octopack.services.crawler import gitio
-from octopack.services.crawler.language import language_of, language_table
+from octopack.services.crawler.language import language_by_suffix, language_of, language_table
 from octopack.services.crawler.licenses import detect_repository, detect_text
-from octopack.services.crawler.prefilter import BORING_MESSAGES, message_reason
-from tests.unit.crawler.gitrepo import Repo
+from octopack.services.crawler.prefilter import (
+    BORING_MESSAGES,
+    MessageChecks,
+    message_reason,
+    repository_language_ok,
+    sample_change,
+)
+from tests.unit.crawler.gitrepo import IMPROVED_CHECKS, Repo
 
 
 def test_language_table_is_complete() -> None:
@@ -28,6 +34,20 @@ def test_language_table_is_complete() -> None:
 )
 def test_language_of(path: str, lang: str | None) -> None:
     assert language_of(path) == lang
+
+
+@pytest.mark.parametrize(
+    ("path", "lang"),
+    [
+        ("src/a.py", "Python"), ("lib.rs", "Rust"), ("gen.rs.in", "Rust"), ("a.c", "C"), ("a.C", "C++"),
+        ("a.PY", None),  # the original's str.endswith is case-sensitive
+        ("Makefile", "Makefile"), ("sub/Dockerfile", "Dockerfile"),
+        ("myMakefile", "Makefile"),  # ends with a table entry
+        ("README", None), ("dir.py/file", None), ("notes.rst.txt", "reStructuredText"),  # the longest entry
+    ],
+)
+def test_language_by_suffix(path: str, lang: str | None) -> None:
+    assert language_by_suffix(path) == lang
 
 
 APACHE = "                                 Apache License\n                           Version 2.0, January 2004\n"
@@ -74,29 +94,68 @@ def test_detect_repository_prefers_an_allowed_license(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "path", "reason"),
+    ("message", "path", "paper", "improved"),
     [
-        ("Fix the parser", "a.py", None),
-        ("tiny", "a.py", "message_length"),
-        ("x" * 10000, "a.py", "message_length"),
-        ("Merge pull request #1 from x/y", "a.py", "message_merge"),
-        ("merged the branch", "a.py", "message_merge"),
-        ("Update README.md", "README.md", "message_boring"),
-        ("Can't you see I'm updating the time?", "a.py", "message_boring"),
-        ("Update src/a.py", "src/a.py", "message_update_file"),
-        ("Update a.py", "src/a.py", "message_update_file"),
-        ("Update a.py to handle None", "src/a.py", None),
+        ("Fix the parser\n", "a.py", None, None),
+        ("tiny", "a.py", "message_length", "message_length"),
+        ("short\n", "a.py", None, "message_length"),  # 6 characters as stored, 5 once trimmed
+        ("x" * 10000, "a.py", "message_length", "message_length"),
+        ("Merge pull request #1 from x/y\n", "a.py", "message_merge", "message_merge"),
+        ("merged the branch", "a.py", "message_merge", "message_merge"),
+        ("Update README.md", "README.md", "message_boring", "message_boring"),
+        ("Can't you see I'm updating the time?", "a.py", "message_boring", "message_boring"),
+        ("Initial commit", "a.py", "message_boring", "message_boring"),
+        ("Initial commit\n", "a.py", None, "message_boring"),  # the SQL compares the message as stored
+        ("please\n", "a.py", "message_boring", "message_boring"),  # the scrape's own list has "please\n"
+        ("Please", "a.py", None, "message_boring"),  # ... and is case-sensitive
+        ("Update xconfig.yaml", "a.py", "message_boring", None),  # LIKE 'update _config.yaml': _ is any character
+        # The scrape drops "Update " + old_file exactly: the full path, case-sensitive, as stored.
+        ("Update src/a.py", "src/a.py", "message_update_file", "message_update_file"),
+        ("Update a.py", "src/a.py", None, "message_update_file"),
+        ("update src/a.py", "src/a.py", None, "message_update_file"),
+        ("Update src/a.py\n", "src/a.py", None, "message_update_file"),
+        ("Update index.rst", "docs/index.rst", None, "message_update_file"),
+        ("Update a.py to handle None", "src/a.py", None, None),
     ],
 )
-def test_message_reason(message: str, path: str, reason: str | None) -> None:
-    assert message_reason(message, path) == reason
+def test_message_reason(message: str, path: str, paper: str | None, improved: str | None) -> None:
+    assert message_reason(message, path) == paper
+    assert message_reason(message, path, IMPROVED_CHECKS) == improved
+
+
+def test_each_message_correction_alone() -> None:
+    assert message_reason("Initial commit\n", "a.py", MessageChecks(trimmed_message=True)) == "message_boring"
+    assert message_reason("Update a.py", "src/a.py", MessageChecks(update_message_any_case=True)) is not None
+    assert message_reason("Update xconfig.yaml", "a.py", MessageChecks(literal_message_list=True)) is None
 
 
 def test_every_boring_message_is_dropped() -> None:
     assert len(BORING_MESSAGES) == 26
     for message in BORING_MESSAGES:
         if len(message) > 5:
-            assert message_reason(message.capitalize(), "x.py") == "message_boring"
+            assert message_reason(message.capitalize(), "x.py", IMPROVED_CHECKS) == "message_boring"
+            assert message_reason(message, "x.py") == "message_boring"
+
+
+def test_repository_languages_of_the_original_query() -> None:
+    assert repository_language_ok({"Markdown", "Python"})
+    assert repository_language_ok({"Perl6"})  # LIKE 'Perl%'
+    assert not repository_language_ok({"Markdown", "YAML", "Haskell"})
+
+
+def _change(status: str, path: str = "a.py") -> gitio.Change:
+    return gitio.Change("100644", "100644", "1" * 40, "2" * 40, status, path.encode())
+
+
+def test_the_sample_change_of_a_commit() -> None:
+    edit, added = _change("M"), _change("A", "b.py")
+    # The original: exactly one file modified in place, whatever else the commit adds or deletes.
+    assert sample_change([edit, added], one_changed_file=False) is edit
+    assert sample_change([edit, added], one_changed_file=True) == "multi_file"
+    assert sample_change([edit, _change("M", "b.py")], one_changed_file=False) == "multi_file"
+    assert sample_change([added], one_changed_file=False) == "not_modification"
+    assert sample_change([], one_changed_file=False) == "no_change"
+    assert sample_change([edit], one_changed_file=True) is edit
 
 
 def test_parse_log_handles_commits_without_changes() -> None:

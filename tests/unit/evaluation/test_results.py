@@ -52,12 +52,14 @@ def test_results_json_schema(tmp_path: Path) -> None:
         "task",
         "source",
         "prompt_format",
+        "scoring",
         "generation",
         "executor",
         "wall_seconds",
         "average_pass@1",
         "languages",
     }
+    assert doc["scoring"] == "harness"
     assert doc["schema_version"] == SCHEMA_VERSION
     assert doc["task"] == "fix"
     assert doc["wall_seconds"] == 1.235

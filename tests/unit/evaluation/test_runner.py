@@ -12,7 +12,8 @@ from octopack.evaluation import runner
 from octopack.evaluation.dataset import Problem, load_problems
 from octopack.evaluation.executor_client import Capabilities
 from octopack.evaluation.postprocess import postprocess_code, postprocess_description
-from octopack.evaluation.programs import build_program
+from octopack.evaluation.programs import Scoring, assemble_programs
+from octopack.evaluation.results import to_json
 from octopack.evaluation.runner import build_programs, evaluate, select_problems
 from octopack.evaluation.sources import (
     GenerationParams,
@@ -105,14 +106,16 @@ async def test_samples_are_postprocessed_run_and_scored() -> None:
 
 @pytest.fixture
 def codes(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The code the runner hands to build_program, by program id."""
+    """The code the runner hands to program assembly, by program id."""
     seen: dict[str, str] = {}
 
-    def recording(problem: Problem, code: str, program_id: str = "") -> executor_pb2.Program:
-        seen[program_id] = code
-        return build_program(problem, code, program_id)
+    def recording(
+        problem: Problem, codes: Sequence[str], ids: Sequence[str], scoring: Scoring = "harness"
+    ) -> list[executor_pb2.Program]:
+        seen.update(zip(ids, codes, strict=True))
+        return assemble_programs(problem, codes, ids, scoring)
 
-    monkeypatch.setattr(runner, "build_program", recording)
+    monkeypatch.setattr(runner, "assemble_programs", recording)
     return seen
 
 
@@ -184,3 +187,62 @@ def test_description_is_cut_and_loses_copied_code_lines() -> None:
     text = postprocess_description(problem, f"  Checks pairs. {copied} Done.  ")
     assert text == "Checks pairs.  Done."
     assert len(postprocess_description(problem, "x" * 1000)) == limit
+
+
+class HelperExecutor(ScriptedExecutor):
+    """Go/10's canonical solution calls IsPalindrome: it passes only where the program defines it."""
+
+    async def execute(self, programs, window=None, on_result=None):  # type: ignore[no-untyped-def]
+        self.programs.extend(programs)
+        out = {}
+        for p in programs:
+            ok = "IsPalindrome(str string)" in p.source or not p.id.startswith("Go/10")
+            out[p.id] = executor_pb2.Result(id=p.id, status=executor_pb2.STATUS_PASSED if ok else
+                                            executor_pb2.STATUS_COMPILE_ERROR)
+        return out
+
+
+@pytest.mark.parametrize(("scoring", "other"), [("harness", "corrected"), ("corrected", "harness")])
+async def test_compare_semantics_reruns_only_programs_that_differ(scoring: Scoring, other: str) -> None:
+    go = load_problems("go")
+    problems = {"python": load_problems("python")[:1], "go": [go[0], go[10]]}
+    flat = [p for ps in problems.values() for p in ps]
+    executor = HelperExecutor()
+    totals: list[int] = []
+    result = await evaluate("fix", problems, ReferenceGenerator(flat), executor, scoring=scoring,  # type: ignore[arg-type]
+                            compare=True, on_total=totals.append)
+    # Fix builds on the declaration under harness, on the prompt when corrected: every program differs.
+    assert sorted(p.id for p in executor.programs) == sorted(
+        ["Python/0#0", "Go/0#0", "Go/10#0", "Python/0#0@other", "Go/0#0@other", "Go/10#0@other"])
+    assert totals == [6]
+    assert result.scoring == scoring and result.comparison is not None and result.comparison.other == other
+    passed = {scoring: 0 if scoring == "harness" else 1, other: 0 if other == "harness" else 1}
+    assert result.languages["go"].problems[1].correct == passed[scoring]
+    doc = to_json(result)["compare_semantics"]
+    assert doc["other"] == other and doc["programs_rerun"] == 3
+    assert doc["languages"]["python"]["differing_problems"] == []
+    assert doc["languages"]["go"]["differing_problems"] == [
+        {"task_id": "Go/10", "statuses": {"harness": ["compile_error"], "corrected": ["passed"]}}]
+    assert doc["languages"]["go"]["passed"] == {"harness": 1, "corrected": 2}
+
+
+async def test_the_scoring_is_recorded_and_checked() -> None:
+    problems = select_problems(["python"], 1)
+    flat = problems["python"]
+    result = await evaluate("fix", problems, ReferenceGenerator(flat), ScriptedExecutor())  # type: ignore[arg-type]
+    assert to_json(result)["scoring"] == "harness" and "compare_semantics" not in to_json(result)
+    from octopack.common.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="scoring must be one of harness, corrected"):
+        await evaluate("fix", problems, ReferenceGenerator(flat), ScriptedExecutor(), scoring="best")  # type: ignore[arg-type]
+
+
+async def test_compare_semantics_shares_the_verdict_of_identical_programs() -> None:
+    """Synthesize in Python assembles the same program under both scorings: it runs once."""
+    problems = select_problems(["python"], 2)
+    samples = SamplesGenerator({"Python/0": ["\n    return True  # PASS\n"], "Python/1": ["\n    return 0\n"]})
+    executor = ScriptedExecutor()
+    result = await evaluate("synthesize", problems, samples, executor, compare=True)
+    assert sorted(p.id for p in executor.programs) == ["Python/0#0", "Python/1#0"]
+    assert result.comparison is not None and result.comparison.programs_rerun == 0
+    assert result.comparison.languages["python"].passed == result.languages["python"].passed == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from octopack.services.executor.executor import Executor
 from octopack.services.executor.model import ProgramSpec, Status, StepOutcome
 from octopack.services.executor.runners import RUNNERS
 from octopack.services.executor.settings import ExecutorSettings
+from octopack.services.executor.verdict import compile_failure, run_verdict
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,13 @@ def executor() -> Iterator[Executor]:
         (ProgramSpec("python", "x", "y" * 2000), "program.test is 2000 bytes"),
         (ProgramSpec("python", "x", limits={"timeout_seconds": 1e9}), "limits.timeout_seconds"),
         (ProgramSpec("python", "x", limits={"max_processes": -1}), "limits.max_processes"),
+        (ProgramSpec("python", "x", limits={"cpu_seconds": math.nan}), "limits.cpu_seconds = nan is not a finite"),
+        (ProgramSpec("python", "x", limits={"timeout_seconds": math.nan}), "limits.timeout_seconds = nan"),
+        (ProgramSpec("python", "x", limits={"timeout_seconds": math.inf}), "limits.timeout_seconds = inf"),
+        (ProgramSpec("python", "x", limits={"compile_timeout_seconds": -math.inf}), "limits.compile_timeout_seconds"),
+        (ProgramSpec("python", "x", limits={"timeout_seconds": -1.5}), "limits.timeout_seconds = -1.5 is out of range"),
+        (ProgramSpec("python", "x", limits={"max_disk_bytes": -1}), "limits.max_disk_bytes"),
+        (ProgramSpec("python", "x", limits={"max_disk_bytes": 1 << 40}), "limits.max_disk_bytes"),
     ],
 )
 def test_validation_names_the_field(executor: Executor, program: ProgramSpec, message: str) -> None:
@@ -43,6 +52,7 @@ def test_language_defaults_follow_the_reference_table(executor: Executor) -> Non
     assert limits.timeout_seconds == 5
     assert limits.compile_timeout_seconds == 300  # compile has its own budget
     assert limits.memory_bytes == RUNNERS["rust"].defaults.memory_bytes
+    assert limits.max_disk_bytes == 256 * 1024**2
 
 
 async def test_batch_larger_than_capacity_is_refused(executor: Executor) -> None:
@@ -75,6 +85,21 @@ def outcome(code: int, out: str = "", err: str = "") -> StepOutcome:
 )
 def test_verdicts(executor: Executor, language: str, run: StepOutcome, status: Status) -> None:
     assert executor.runners[language].judge(run) is status
+
+
+def test_a_full_work_directory_is_disk_limit_only_when_the_step_failed(executor: Executor) -> None:
+    runner, limits = executor.runners["python"], executor.validate(ProgramSpec("python", "x"))
+    failed = StepOutcome(1, "", "OSError: [Errno 28] No space left on device", 0.1, disk_full=True)
+    assert run_verdict(runner, failed, limits)[0] is Status.DISK_LIMIT
+    passed = StepOutcome(0, "", "", 0.1, disk_full=True)
+    assert run_verdict(runner, passed, limits)[0] is Status.PASSED
+    assert compile_failure("p", failed, 0.1, limits).status is Status.DISK_LIMIT
+
+
+def test_an_isolation_that_cannot_be_had_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap to be found
+    with pytest.raises(FailedPrecondition, match="ISOLATION=namespaces: no sandbox can be built here: bubblewrap is not installed"):
+        Executor(ExecutorSettings(concurrency=1, isolation="namespaces"))
 
 
 def test_a_one_language_executor_refuses_the_others() -> None:

@@ -57,21 +57,24 @@ def test_cpp_drops_main_and_prepends_headers() -> None:
 
 
 def test_go_imports_are_the_used_ones_only() -> None:
+    """The corrected scoring (the harness's is in tests/unit/evaluation/test_programs.py)."""
     p = problem("go", 27)  # its prompt imports "strings" but the solution does not use it
-    program = build_program(p, p.declaration + p.canonical_solution)
+    program = build_program(p, p.declaration + p.canonical_solution, scoring="corrected")
     header = program.source.split(")")[0]
     assert program.source.startswith("package main\n")
     assert program.source.count("package main") == 1
     assert '"testing"' in header and '"github.com/stretchr/testify/assert"' in header
     assert '"strings"' not in header
     p0 = problem("go", 0)  # uses math.Abs: "math" is added
-    assert '"math"' in build_program(p0, p0.declaration + p0.canonical_solution).source.split(")")[0]
+    source = build_program(p0, p0.declaration + p0.canonical_solution, scoring="corrected").source
+    assert '"math"' in source.split(")")[0]
 
 
 def test_go_commented_package_use_does_not_import() -> None:
     p = problem("go", 0)
     code = p.declaration + "    // strings.ToUpper would be wrong here\n" + p.canonical_solution
-    assert '"strings"' not in build_program(p, code).source.split(")")[0]
+    assert '"strings"' not in build_program(p, code, scoring="corrected").source.split(")")[0]
+    assert '"strings"' not in build_program(p, code).source  # the harness skips commented lines too
 
 
 def test_rust_gets_main_and_missing_use_lines() -> None:

@@ -26,8 +26,8 @@ def _kept(name: str, rows: list[dict], tokenizer: str = "", **config: Any) -> li
     return table.to_pylist()
 
 
-def _keeps(name: str, tokenizer: str = "", **row: Any) -> bool:
-    return len(_kept(name, [sample(**row)], tokenizer)) == 1
+def _keeps(name: str, tokenizer: str = "", profile: str = "paper", **row: Any) -> bool:
+    return len(_kept(name, [sample(**row)], tokenizer, profile=profile)) == 1
 
 
 def test_the_sample_passes_every_rule(tokenizer_path: str) -> None:
@@ -51,24 +51,29 @@ def test_rule02_no_hash_in_subject() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "lang", "kept"),
+    ("path", "lang", "paper", "improved"),
     [
-        ("src/a.py", "Python", True),
-        ("src/a.pyw", "Python", False),  # Python, but not its canonical extension
-        ("src/a.PY", "Python", False),
-        ("lib.rs", "Rust", True),
-        ("gen.rs.in", "Rust", False),
-        ("a.hpp", "C++", True),
-        ("a.h", "C", True),
-        ("main.go", "Go", True),
-        ("notes.md", "Markdown", True),  # not a main language: any extension will do
-        ("Makefile", "Makefile", False),  # no extension at all
-        ("sub/.bashrc", "Shell", False),
-        ("dir.d/file", "Text", False),
+        ("src/a.py", "Python", True, True),
+        ("src/a.pyw", "Python", False, False),  # Python, but not its canonical extension
+        ("src/a.PY", "Python", False, False),
+        ("lib.rs", "Rust", True, True),
+        ("gen.rs.in", "Rust", False, False),
+        ("a.cpp", "C++", True, True),
+        ("a.hpp", "C++", False, True),  # the original's C++ list is .cpp alone
+        ("a.h", "C", True, True),
+        ("main.go", "Go", True, True),
+        ("run.sh", "Shell", True, True),  # the original's Shell list is written without dots
+        ("run.bats", "Shell", False, True),
+        ("page.htm", "HTML", False, True),
+        ("notes.md", "Markdown", True, True),  # no list: any extension will do
+        ("Makefile", "Makefile", False, False),  # no extension at all
+        ("sub/.bashrc", "Shell", False, False),
+        ("dir.d/file", "Text", True, False),  # the original splits the whole path at dots
     ],
 )
-def test_rule03_extension(path: str, lang: str, kept: bool) -> None:
-    assert _keeps("extension", new_file=path, lang=lang) is kept
+def test_rule03_extension(path: str, lang: str, paper: bool, improved: bool) -> None:
+    assert _keeps("extension", new_file=path, lang=lang) is paper
+    assert _keeps("extension", new_file=path, lang=lang, profile="improved") is improved
 
 
 def test_rule04_file_name_in_subject() -> None:
@@ -77,7 +82,12 @@ def test_rule04_file_name_in_subject() -> None:
     assert _keeps("file_name_in_subject", subject="Add a comment to Arith helpers now")  # case-sensitive
     rows = [sample(subject="Add a comment to Arith helpers now")]
     assert _kept("file_name_in_subject", rows, file_name_in_subject={"case_sensitive": False}) == []
-    assert _keeps("file_name_in_subject", new_file=".py")  # an empty base name never matches
+    # The original looks for the piece before the last dot: "" for ".py", which every subject holds.
+    assert not _keeps("file_name_in_subject", new_file=".py")
+    assert _keeps("file_name_in_subject", new_file=".py", profile="improved")  # an empty stem never matches
+    assert not _keeps("file_name_in_subject", new_file="lib/the.helper.py", subject="Add the helper for x y")
+    assert _keeps("file_name_in_subject", new_file="lib/the.helper.py", subject="Add the helper for x y",
+                  profile="improved")
 
 
 @pytest.mark.parametrize(
@@ -101,7 +111,9 @@ def test_rule05_subject_length(subject: str, kept: bool) -> None:
         ("parser: Add a check for null values", "Add a check for null values"),
         ("src/a.py: Add a check for null values [wip]", "Add a check for null values"),
         ("Add a check for null values [skip ci]", "Add a check for null values"),
-        ("Add a check for [skip CI] null values", "Add a check for null values"),
+        ("Add a check for [skip CI] null values", "Add a check for [skip CI] null values"),  # case-sensitive
+        ("Add a check for[skip ci]null values", "Add a check fornull values"),
+        ("[core] parser: Add a check for null values", "Add a check for null values"),  # tag, then scope
         ("Add a check: for null values", "Add a check: for null values"),  # only the first token counts
         ("[core] Add a [check] for null", "Add a [check] for null"),
         ("[core] Fix the null check", None),  # 4 words left: rule 5 again drops it
@@ -111,6 +123,11 @@ def test_rule05_subject_length(subject: str, kept: bool) -> None:
 def test_rule06_clean_subject(subject: str, cleaned: str | None) -> None:
     kept = _kept("clean_subject", [sample(subject=subject)])
     assert [r["subject"] for r in kept] == ([cleaned] if cleaned else [])
+
+
+def test_rule06_skip_ci_in_any_case_is_a_correction() -> None:
+    kept = _kept("clean_subject", [sample(subject="Add a check for [skip CI] null values")], profile="improved")
+    assert [r["subject"] for r in kept] == ["Add a check for null values"]
 
 
 def test_rule07_uppercase_start() -> None:
@@ -172,8 +189,11 @@ def test_rule11_can_look_in_the_message() -> None:
 @pytest.mark.parametrize(
     ("subject", "kept"),
     [
-        ("v1.2.3 release of the helper", False),
+        # The original's version pattern ends in (?=$|\S): a space right after the last number escapes it.
+        ("v1.2.3 release of the helper", True),
+        ("v1.2.34 release of the helper", False),
         ("1.2.3", False),
+        ("dead-beef-0042", False),
         ("deadbeef", False),
         ("0123456789abcdef0123456789abcdef01234567", False),
         ("Release v1.2.3 of the helper", True),
@@ -189,8 +209,14 @@ def test_rule13_cherry_pick() -> None:
     assert not _keeps("cherry_pick", subject="Add fix (cherry picked from commit abc)")
     assert not _keeps("cherry_pick", subject="Revert 0123456789abcdef0123456789abcdef01234567 now")
     assert _keeps("cherry_pick", subject="Revert 0123456789abcdef0123456789abcdef0123456 now")  # 39 hex
+    assert not _keeps("cherry_pick", subject="Revert 0123456789abcdef0123456789abcdef012345678 now")  # 41 hex
+    assert _keeps("cherry_pick", subject="Revert 0123456789ABCDEF0123456789ABCDEF01234567 now")  # case-sensitive
     kept = _kept("cherry_pick", [sample(subject="Add a comment [ci skip] to the helper")])
+    assert kept[0]["subject"] == "Add a comment  to the helper"  # as the original: the spaces stay
+    kept = _kept("cherry_pick", [sample(subject="Add a comment [CI skip] to the helper")], profile="improved")
     assert kept[0]["subject"] == "Add a comment to the helper"
+    assert not _keeps("cherry_pick", subject="Revert 0123456789ABCDEF0123456789ABCDEF01234567 now",
+                      profile="improved")
 
 
 def test_rule14_bump_sampling_is_deterministic() -> None:
@@ -222,15 +248,30 @@ def test_rule14_bump_sampling_is_deterministic() -> None:
         ("Add work in progress helper code", False),
         ("Add WIP helper code for parsing", False),
         ("Add docs at https://example.com now", False),
-        ("Add docs at www.example.com now", False),
         ("Solve two sum | LeetCode daily", False),
-        ("Wipe the cache before each run", True),  # "wip" is a word; the original dropped "wipe" too
         ("Fix i.e. the helper comments", True),
         ("Add a comment to the helper", True),
+        ("Put the thingie in the thingie", False),  # one of the original's three specific subjects
     ],
 )
 def test_rule15_personal(subject: str, kept: bool) -> None:
     assert _keeps("personal", subject=subject) is kept
+    assert _keeps("personal", subject=subject, profile="improved") is kept
+
+
+@pytest.mark.parametrize(
+    ("subject", "paper", "improved"),
+    [
+        ("Add docs at www.example.com now", True, False),
+        ("Fix the wipe of the cache before each run", False, True),  # the original matched "wip" in "wipe"
+        ("Add the fix, thanks to Bob FOR it", True, False),
+        ("Add the fix for it, thanks to Bob", False, True),
+        ("Fix the helper written by i", True, False),
+    ],
+)
+def test_rule15_corrections(subject: str, paper: bool, improved: bool) -> None:
+    assert _keeps("personal", subject=subject) is paper
+    assert _keeps("personal", subject=subject, profile="improved") is improved
 
 
 def test_rule16_min_words() -> None:

@@ -1,0 +1,1 @@
+"""What runs inside a slot's sandbox: the supervisor and its Landlock binding (standard library only)."""
