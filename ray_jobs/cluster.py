@@ -187,6 +187,7 @@ class LocalRayHead:
     #: Free ports for Ray Serve's gRPC and HTTP proxies, for callers that start Serve on this head.
     serve_grpc_port: int = field(default_factory=_free_port)
     serve_http_port: int = field(default_factory=_free_port)
+    _old_sessions: set[Path] = field(default_factory=set, repr=False)
 
     @property
     def gcs_address(self) -> str:
@@ -196,7 +197,7 @@ class LocalRayHead:
     def dashboard(self) -> str:
         return f"http://127.0.0.1:{self.ports['--dashboard-port']}"
 
-    def start(self, timeout: float = 300, attempts: int = 5) -> LocalRayHead:
+    def start(self, timeout: float = 300, attempts: int = 10) -> LocalRayHead:
         """Start the head and wait until its node is up and its job API answers.
 
         Ray gives its raylet 30 s to register and the raylet gives its dashboard agent about 15 s, which a
@@ -234,6 +235,7 @@ class LocalRayHead:
         for opt, port in self.ports.items():
             argv += [opt, str(port)]
         offset = log_path.stat().st_size if log_path.exists() else 0
+        self._old_sessions = set(self.temp_dir.glob("session_2*"))
         # A single-machine cluster: Ray keeps every listener on the node address (127.0.0.1) instead of
         # the machine's outside address, and no other node may join.
         env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **PATIENT, **self.env}
@@ -256,10 +258,21 @@ class LocalRayHead:
                     return True
                 except Exception:
                     client._client = None
-            if time.monotonic() > deadline:  # a raylet that crashed can leave `ray start` waiting: start again
+            if self._raylet_died() or time.monotonic() > deadline:  # `ray start` can go on waiting: start again
                 self.stop()
                 return False
             time.sleep(0.5)
+
+    def _raylet_died(self) -> bool:
+        """True when this start's raylet hit a fatal check (it gives its dashboard agent about 15 s to write
+        its port file, which a machine under heavy load can miss); ``ray start --block`` does not exit then."""
+        for session in set(self.temp_dir.glob("session_2*")) - self._old_sessions:
+            try:
+                if b"Check failed" in (session / "logs" / "raylet.out").read_bytes():
+                    return True
+            except OSError:
+                continue
+        return False
 
     def stop(self) -> None:
         """End the head's process group: SIGTERM (Ray's ``--block`` head then stops its cluster), then SIGKILL."""
