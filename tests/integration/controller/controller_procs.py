@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import grpc
 
+from octopack.common.objectstore import ObjectStore
 from octopack.stack import process
 
 MIT = """MIT License
@@ -105,3 +107,13 @@ def data_services(env: dict[str, str], ray_dashboard: str, logs: Path) -> tuple[
                           {**env, "OCTOPACK_FILTER_RAY_ADDRESS": ray_dashboard, "OCTOPACK_FILTER_POLL_SECONDS": "0.3"},
                           logs / "filter.log")
     return crawler.start(), filt.start()
+
+
+def service_runs(objects: ObjectStore, service: str, job_id: str) -> dict[str, int]:
+    """Run id -> driver launches of ``service`` for ``job_id``, from the service's run records in S3."""
+    runs = {}
+    for obj in objects.list(f"runs/{service}/{job_id}-"):
+        if obj.key.endswith("/run.json"):
+            doc = json.loads(objects.get(obj.key))
+            runs[doc["run_id"]] = int(doc["launches"])
+    return runs

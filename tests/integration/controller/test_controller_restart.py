@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from controller_procs import ControllerProcess, make_repo
+from controller_procs import ControllerProcess, make_repo, service_runs
 
 from octopack.common.objectstore import ObjectStore
 from octopack.datasets.store import DatasetStore
@@ -17,17 +17,6 @@ from octopack.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 pytestmark = [pytest.mark.integration, pytest.mark.ray]
 S = jobs_pb2.State
 
-
-def service_runs(objects: ObjectStore, service: str, job_id: str) -> dict[str, int]:
-    """Run id -> driver launches of ``service`` for ``job_id``, from the service's run records in S3."""
-    import json
-
-    runs = {}
-    for obj in objects.list(f"runs/{service}/{job_id}-"):
-        if obj.key.endswith("/run.json"):
-            doc = json.loads(objects.get(obj.key))
-            runs[doc["run_id"]] = int(doc["launches"])
-    return runs
 
 
 def _wait(stub: jobs_pb2_grpc.JobServiceStub, job_id: str, ready, timeout: float = 120) -> jobs_pb2.Job:  # type: ignore[no-untyped-def]

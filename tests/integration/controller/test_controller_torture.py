@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_procs import ControllerProcess, ServiceProcess, make_repo
+from controller_procs import ControllerProcess, ServiceProcess, make_repo, service_runs
 
 from octopack.common.objectstore import ObjectStore
 from octopack.datasets.store import DatasetStore
@@ -156,15 +156,6 @@ TERMINAL_STATES = (S.STATE_SUCCEEDED, S.STATE_FAILED, S.STATE_CANCELLED)
 def spec_stages(spec: jobs_pb2.JobSpec) -> list[str]:
     return [name for name in STAGES if spec.HasField(name)]
 
-
-def service_runs(objects: ObjectStore, service: str, job_id: str) -> dict[str, int]:
-    """Run id -> driver launches of ``service`` for ``job_id``, from the service's run records in S3."""
-    runs = {}
-    for obj in objects.list(f"runs/{service}/{job_id}-"):
-        if obj.key.endswith("/run.json"):
-            doc = json.loads(objects.get(obj.key))
-            runs[doc["run_id"]] = int(doc["launches"])
-    return runs
 
 
 def ray_jobs(ray: RayJobClient, job_id: str) -> dict[str, str]:
