@@ -45,13 +45,43 @@ def ensure_ray(settings: RaySettings | None = None) -> Any:
     settings = settings or RaySettings()
     if ray.is_initialized():
         return ray
-    kwargs: dict[str, Any] = {"address": settings.address, "log_to_driver": True}
+    from octopack.ray_jobs.loopback import HOOK
+
+    # Every worker of this job keeps Serve's listeners on a loopback node's address (see loopback.py).
+    kwargs: dict[str, Any] = {
+        "address": settings.address, "log_to_driver": True, "runtime_env": {"worker_process_setup_hook": HOOK},
+    }
     if settings.address == "local":
         kwargs.update(num_cpus=settings.num_cpus, _node_ip_address=settings.node_ip)
         kwargs["include_dashboard"] = False
     ray.init(**kwargs)
     log.info("ray initialised at %s", settings.address)
     return ray
+
+
+def join_cluster(address: str) -> Any:
+    """``ray`` connected to the cluster at ``address``; FailedPrecondition when this process already
+    joined another one (Ray allows one cluster per process: the new address would be ignored)."""
+    import ray
+
+    from octopack.common.errors import FailedPrecondition
+
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        return ray
+    current = str(ray.get_runtime_context().gcs_address)
+    wanted = address.removeprefix("ray://")
+    # "auto" and "local" mean whatever cluster this process runs with.
+    if address not in ("auto", "local") and _endpoint(wanted) != _endpoint(current):
+        raise FailedPrecondition(
+            f"this server is connected to the Ray cluster at {current}; it cannot also run on {address}"
+        )
+    return ray
+
+
+def _endpoint(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    return f"{'127.0.0.1' if host in ('localhost', '::1', '[::1]') else host}:{port}"
 
 
 def dashboard_url(address: str) -> str:

@@ -7,8 +7,9 @@ repository is crawled under ``paper``, under ``improved`` and under ``paper`` pl
 correction at a time; the paper crawl is then filtered under ``paper``, ``improved`` and
 ``paper`` plus one filter correction at a time. The tables give the samples crawled, the rows
 each CommitPackFT rule drops and, per correction, the rows it keeps that paper drops (+) and
-the rows it drops that paper keeps (-), and how many rows its own rule drops with it. "improved" filters the improved crawl. The tokenizer of
-rule 8 defaults to the default model's. The output is Markdown (docs/commits.md quotes it).
+the rows it drops that paper keeps (-), and how many rows its own rule drops with it.
+"improved" filters the improved crawl. The tokenizer of rule 8 defaults to the default
+model's. The output is Markdown (docs/commits.md quotes it).
 """
 
 from __future__ import annotations

@@ -226,6 +226,12 @@ class DriverWork:
         self.launches = 0
         self.launched_here = 0
 
+    #: Seconds between :meth:`before_stop` and stopping the driver: the run's tasks notice it in that time.
+    stop_grace_s = 0.0
+
+    def before_stop(self) -> None:
+        """Tell the run's tasks it is cancelled, before its driver is stopped; services override it."""
+
     def on_cancelled(self) -> None:
         """Remove what the run staged (its Ray job is stopped); services override it."""
 
@@ -420,6 +426,9 @@ class DriverRuns(BackgroundRuns[D]):
 
     def _cancel(self, work: D, sub: str) -> None:
         if sub:
+            if self.ray.status(sub) not in (None, "SUCCEEDED", "FAILED", "STOPPED"):
+                work.before_stop()
+                time.sleep(work.stop_grace_s)
             self.ray.stop(sub)
             deadline = time.monotonic() + 60
             while self.ray.status(sub) not in ("SUCCEEDED", "FAILED", "STOPPED", None):

@@ -90,8 +90,12 @@ class Aborted(OctopackError):
     code = "ABORTED"
 
 
-#: Codes whose failure may go away by itself: retry these with back-off, fail at once on the rest.
+#: Codes whose failure may go away by itself: retry these with back-off.
 TRANSIENT_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"})
+#: Codes that say the request itself is wrong: the same request fails the same way, so never retry it.
+PERMANENT_CODES = frozenset(
+    {"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "PERMISSION_DENIED", "UNAUTHENTICATED"}
+)
 
 _BY_CODE: dict[str, type[OctopackError]] = {
     cls.code: cls
@@ -110,3 +114,35 @@ def error_for_code(code: str, message: str) -> OctopackError:
     err = OctopackError(message)
     err.code = code
     return err
+
+
+def status_code(exc: BaseException) -> str | None:
+    """The status code name an error carries: an :class:`OctopackError`'s, or a failed gRPC call's
+    (``grpc.RpcError.code()``, read without importing grpc); None for any other exception."""
+    if isinstance(exc, OctopackError):
+        return exc.code
+    code = getattr(exc, "code", None)
+    if callable(code):
+        try:
+            value = code()
+        except Exception:  # not an RPC error after all
+            return None
+        return str(getattr(value, "name", value))
+    return None
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True when retrying cannot help: the error carries one of :data:`PERMANENT_CODES`.
+
+    Errors without a status (a crashed process, a lost pod, a dead Ray task) and the other codes
+    (the transient ones, INTERNAL, UNKNOWN, ...) may pass on another attempt.
+    """
+    return status_code(exc) in PERMANENT_CODES
+
+
+def combined(message: str, codes: list[str]) -> OctopackError:
+    """One error standing for several failures with status ``codes`` (every repository of a crawl):
+    permanent when every one is (with their code when they share one), else UNAVAILABLE, retried."""
+    if codes and all(code in PERMANENT_CODES for code in codes):
+        return error_for_code(codes[0] if len(set(codes)) == 1 else "FAILED_PRECONDITION", message)
+    return Unavailable(message)

@@ -1,8 +1,12 @@
-"""The one server interceptor: bearer-token check, per-RPC metrics and error mapping.
+"""The one server interceptor: bearer-token check, request decoding and validation, per-RPC metrics
+and error mapping.
 
 Servicers have no try/except: an :class:`~octopack.common.errors.OctopackError`
 becomes its own status code with its message; any other exception becomes
-INTERNAL with a fixed message, and its traceback is logged.
+INTERNAL with a fixed message, and its traceback is logged. A request that does not
+decode (corrupt bytes, a string field that is not UTF-8, nesting past protobuf's limit)
+or breaks the server's :class:`~octopack.common.validation.Rules` is INVALID_ARGUMENT
+before the servicer runs.
 """
 
 from __future__ import annotations
@@ -16,21 +20,38 @@ from typing import Any
 
 import grpc
 
-from octopack.common.errors import OctopackError
+from octopack.common.errors import InvalidArgument, OctopackError
 from octopack.common.metrics import RPC_IN_FLIGHT, RPC_SECONDS, RPC_TOTAL
+from octopack.common.validation import Rules
 
 log = logging.getLogger(__name__)
 
-#: Methods that never need a token: Kubernetes probes cannot send one.
-PUBLIC_PREFIXES = ("/grpc.health.v1.Health/",)
+#: Methods that never need a token: Kubernetes probes cannot send one, and grpcurl resolves every
+#: method (health checks included) through reflection, which describes only the public protos.
+PUBLIC_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
 INTERNAL_MESSAGE = "internal error; the server log has the details"
+
+
+class Undecodable:
+    """Stands in for a request whose bytes did not decode; the handler wrapper refuses it."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def refusal(self) -> InvalidArgument:
+        return InvalidArgument(f"the request is not a valid protobuf message of this method: {self.error}")
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every handler of the server (unary and streaming alike)."""
 
-    def __init__(self, auth_token: str | None = None) -> None:
+    def __init__(self, auth_token: str | None = None, rules: Rules | None = None) -> None:
         self._auth = f"Bearer {auth_token}" if auth_token else None
+        self._rules = rules if rules is not None else Rules()
 
     async def intercept_service(
         self,
@@ -46,8 +67,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             given = dict(details.invocation_metadata or ()).get("authorization", "")
             assert self._auth is not None
             if not hmac.compare_digest(str(given), self._auth):
-                return _wrap(handler, method, _unauthenticated)
-        return _wrap(handler, method, None)
+                return _wrap(handler, method, _unauthenticated, self._rules)
+        return _wrap(handler, method, None, self._rules)
 
 
 def _unauthenticated() -> OctopackError:
@@ -72,10 +93,42 @@ def _ok(method: str, context: grpc.aio.ServicerContext) -> None:
     RPC_TOTAL.labels(method, name).inc()
 
 
+def _decoder(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that never raises: gRPC would answer a raising one with a bare UNKNOWN."""
+    if deserialize is None:
+        return None
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as exc:  # DecodeError, and whatever a hand-written deserializer raises
+            return Undecodable(exc)
+
+    return decode
+
+
+def _accept(request: Any, rules: Rules) -> Any:
+    """The request if it decoded and passes ``rules``; else the INVALID_ARGUMENT it deserves."""
+    if isinstance(request, Undecodable):
+        raise request.refusal()
+    if hasattr(request, "DESCRIPTOR"):
+        rules.check(request)
+    return request
+
+
+async def _accepted(requests: AsyncIterator[Any], rules: Rules) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _accept(request, rules)
+
+
 def _wrap(
-    handler: grpc.RpcMethodHandler, method: str, deny: Callable[[], OctopackError] | None
+    handler: grpc.RpcMethodHandler, method: str, deny: Callable[[], OctopackError] | None, rules: Rules
 ) -> grpc.RpcMethodHandler:
     """Return a handler of the same shape whose behaviour is guarded and measured."""
+    streamed_in = bool(handler.request_streaming)
+
+    def checked(request: Any) -> Any:
+        return _accepted(request, rules) if streamed_in else _accept(request, rules)
 
     def unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def run(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -84,7 +137,7 @@ def _wrap(
             try:
                 if deny is not None:
                     raise deny()
-                response = await behavior(request, context)
+                response = await behavior(checked(request), context)
                 _ok(method, context)
                 return response
             except grpc.aio.AbortError:
@@ -105,7 +158,7 @@ def _wrap(
             try:
                 if deny is not None:
                     raise deny()
-                result = behavior(request, context)
+                result = behavior(checked(request), context)
                 if inspect.isasyncgen(result):
                     async for item in result:
                         yield item
@@ -124,7 +177,7 @@ def _wrap(
         return run
 
     kwargs = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": _decoder(handler.request_deserializer),
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary:

@@ -60,7 +60,7 @@ class S3Settings(BaseSettings):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, bucket: str) -> str:
-        if not _BUCKET.match(bucket) or ".." in bucket:
+        if not _BUCKET.fullmatch(bucket) or ".." in bucket:
             raise ValueError(
                 f"bucket {bucket!r} is not a valid S3 bucket name: 3-63 characters of a-z, 0-9, '.', '-', "
                 "starting and ending with a letter or digit"

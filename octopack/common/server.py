@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from octopack.common.interceptors import ServerInterceptor
 from octopack.common.metrics import start_metrics_server
 from octopack.common.settings import ServerSettings
+from octopack.common.validation import Rules
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ServerSettings)
@@ -35,6 +36,8 @@ class Service:
     register: Callable[[grpc.aio.Server], None]
     #: Awaited after the server stopped (close pools, flush state).
     on_stop: Callable[[], Awaitable[None]] | None = None
+    #: What its requests must satisfy (the service's ``validation`` module); checked before the servicer.
+    rules: Rules | None = None
 
 
 @dataclass
@@ -79,8 +82,12 @@ def _credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:
 
 async def start_server(settings: ServerSettings, services: Sequence[Service]) -> RunningServer:
     """Build, bind and start a server; ``settings.port == 0`` binds a free port."""
+    rules = Rules()
+    for svc in services:
+        if svc.rules is not None:
+            rules = rules | svc.rules
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(settings.auth_token)], options=_options(settings)
+        interceptors=[ServerInterceptor(settings.auth_token, rules)], options=_options(settings)
     )
     for svc in services:
         svc.register(server)

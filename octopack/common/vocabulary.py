@@ -6,6 +6,10 @@ job-spec validation, the evaluation (prompts, task ids, the executor's enum) and
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from importlib import resources
+
 from octopack.common.errors import InvalidArgument
 from octopack.executor.v1 import executor_pb2
 from octopack.jobs.v1 import jobs_pb2
@@ -74,3 +78,19 @@ def executor_language(language: str) -> executor_pb2.Language.ValueType:
 def stage_name(kind: int) -> str:
     """The short name of a ``StageKind`` value ("unknown" for an unset or unknown one)."""
     return STAGE_OF_KIND.get(kind, "unknown")
+
+
+@lru_cache(maxsize=1)
+def commitpack_languages() -> dict[str, list[str]]:
+    """CommitPack's language table (package data): language name -> extensions (with a leading dot)
+    or exact file names (``Makefile``). The crawler labels files with it; specs name languages from it."""
+    text = resources.files("octopack.data").joinpath("commitpack/programming_languages.json").read_text()
+    table: dict[str, list[str]] = json.loads(text)
+    return table
+
+
+def check_commitpack_language(language: str) -> str:
+    """Return ``language`` if CommitPack's table has it, else InvalidArgument saying where the names are."""
+    if language not in commitpack_languages():
+        raise InvalidArgument(f"{language!r} is not a language of programming_languages.json (e.g. 'Python', 'C++')")
+    return language

@@ -48,17 +48,32 @@ class DatasetClient:
     # -- reading --------------------------------------------------------------------------------
 
     def list_datasets(self) -> list[datasets_pb2.DatasetSummary]:
-        with self._errors():
-            reply = self._stub.ListDatasets(datasets_pb2.ListDatasetsRequest(), metadata=self._metadata)
-        return list(reply.datasets)
+        """Every dataset (all pages)."""
+        found: list[datasets_pb2.DatasetSummary] = []
+        token = ""
+        while True:
+            with self._errors():
+                reply = self._stub.ListDatasets(
+                    datasets_pb2.ListDatasetsRequest(page_token=token), metadata=self._metadata
+                )
+            found.extend(reply.datasets)
+            token = reply.next_page_token
+            if not token:
+                return found
 
     def list_manifests(self, name: str) -> list[Manifest]:
         """Manifests of every committed version of ``name``, oldest first."""
-        with self._errors():
-            reply = self._stub.ListVersions(
-                datasets_pb2.ListVersionsRequest(name=name), metadata=self._metadata
-            )
-        return [self.get_manifest(name, v.version) for v in reply.versions]
+        versions: list[str] = []
+        token = ""
+        while True:
+            with self._errors():
+                reply = self._stub.ListVersions(
+                    datasets_pb2.ListVersionsRequest(name=name, page_token=token), metadata=self._metadata
+                )
+            versions.extend(v.version for v in reply.versions)
+            token = reply.next_page_token
+            if not token:
+                return [self.get_manifest(name, v) for v in versions]
 
     def get_manifest(self, name: str, version: str | None = None) -> Manifest:
         with self._errors():

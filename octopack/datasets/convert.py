@@ -12,6 +12,7 @@ import pyarrow as pa
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from octopack.common.errors import InvalidArgument
+from octopack.common.validation import nesting
 from octopack.datasets.manifest import Manifest
 from octopack.datasets.v1 import datasets_pb2
 
@@ -37,13 +38,24 @@ def record_struct(record: dict[str, Any]) -> struct_pb2.Struct:
     return out
 
 
+#: Deepest nesting of lists and objects in one record: columns are Arrow types, nested this far at most.
+MAX_RECORD_DEPTH = 32
+
+
 def records_from_json(lines: list[str]) -> list[dict[str, Any]]:
     records = []
     for i, line in enumerate(lines):
+        deep = InvalidArgument(
+            f"json.records[{i}] nests lists and objects more than {MAX_RECORD_DEPTH} levels deep"
+        )
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InvalidArgument(f"json.records[{i}] is not valid JSON: {exc}") from exc
+        except RecursionError:  # deeper than the decoder goes
+            raise deep from None
+        if nesting(record, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH:
+            raise deep
         if not isinstance(record, dict):
             raise InvalidArgument(f"json.records[{i}] must be a JSON object, got {type(record).__name__}")
         records.append(record)
@@ -53,7 +65,7 @@ def records_from_json(lines: list[str]) -> list[dict[str, Any]]:
 def table_from_ipc(data: bytes) -> pa.Table:
     try:
         return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise InvalidArgument(f"arrow_ipc is not an Arrow IPC stream: {exc}") from exc
 
 

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 MANIFEST = "_manifest.json"
 WRITER = "_writer.json"
 COUNTER = "_counter.json"
+#: Longest description of a version (characters).
+MAX_DESCRIPTION = 4096
 _NAME = re.compile(NAME_RULE)
 
 
@@ -107,6 +109,9 @@ class DatasetStore:
         resolved now, so the lineage names exact versions.
         """
         check_name(name)
+        if len(description) > MAX_DESCRIPTION:
+            # Every manifest carries it twice and every GetDataset answer carries a manifest.
+            raise InvalidArgument(f"description has {len(description)} characters; at most {MAX_DESCRIPTION}")
         resolved = [self.get_manifest(*parse_ref(ref)).ref for ref in parents]
         writer_id = uuid.uuid4().hex
         if version is None:
@@ -294,7 +299,7 @@ class DatasetStore:
 
     def list_datasets(self) -> list[str]:
         """Names of datasets with at least one committed version, sorted."""
-        names = [n for n in sorted(self.objects.list_prefixes(f"{self.root}/")) if _NAME.match(n)]
+        names = [n for n in sorted(self.objects.list_prefixes(f"{self.root}/")) if _NAME.fullmatch(n)]
         return [name for name in names if self.list_versions(name)]
 
     def list_versions(self, name: str) -> list[str]:

@@ -41,11 +41,11 @@ class ModelRef:
 def parse_model_ref(text: str) -> ModelRef:
     """Parse ``name`` or ``name@vN``."""
     name, _, version = text.strip().partition("@")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidArgument(
             f"model name {name!r} is invalid: use lower-case letters, digits, '.', '_' and '-' (max 100)"
         )
-    if version and not _VERSION.match(version):
+    if version and not _VERSION.fullmatch(version):
         raise InvalidArgument(f"model version {version!r} is invalid: write it as v1, v2, ...")
     return ModelRef(name, version or None)
 
@@ -70,7 +70,7 @@ class ModelRegistry:
         found = set()
         for key in self.storage.list(name):
             parts = key.split("/")
-            if len(parts) == 3 and parts[2] == MANIFEST and _VERSION.match(parts[1]):
+            if len(parts) == 3 and parts[2] == MANIFEST and _VERSION.fullmatch(parts[1]):
                 found.add(parts[1])
         return sorted(found, key=lambda v: int(v[1:]))
 

@@ -125,10 +125,13 @@ class Stack:
             argv = [
                 ray, "start", "--head", "--block", "--node-ip-address", s.host, "--port", str(port),
                 "--num-cpus", str(s.ray_cpus), "--disable-usage-stats", "--dashboard-host", s.host, "--dashboard-port", str(dash),
+                # Ray's fixed defaults (client 10001, agent 52365) collide with a second cluster on the machine.
+                "--ray-client-server-port", str(process.free_port()),
+                "--dashboard-agent-listen-port", str(process.free_port()),
                 "--temp-dir", f"/tmp/ray-octopack-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}",
             ]
             # Ray workers inherit the head's environment: stage code in them needs the S3 settings.
-            env = {**self.s3_env(comps), "RAY_AUTH_MODE": "disabled"}
+            env = {**self.s3_env(comps), **self.ray_env()}
             pid = process.spawn(argv, logs / "ray.log", env)
             return Component("ray", pid, f"{s.host}:{port}", str(logs / "ray.log"), "ray", {"dashboard": f"{s.host}:{dash}"})
         port = getattr(s, f"{name}_port") or process.free_port()
@@ -172,11 +175,30 @@ class Stack:
             "OCTOPACK_S3_BUCKET": self.settings.s3_bucket,
         }
 
+    def ray_env(self) -> dict[str, str]:
+        """What every process of the stack's Ray and every client of it needs.
+
+        The head and its clients stay on loopback: Ray turns a node address of 127.0.0.1 into the
+        machine's outside address unless it is told this is a single-machine cluster (no other node
+        may join). Ray's token authentication is on with a token kept in the state folder, so another
+        user of the machine cannot submit code to the cluster.
+        """
+        token = self.dir / "ray" / "auth_token"
+        if not token.exists():
+            token.parent.mkdir(parents=True, exist_ok=True)
+            token.touch(mode=0o600)
+            token.write_text(secrets.token_hex(32))
+        return {
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token),
+        }
+
     def _common_env(self, comps: dict[str, Component]) -> dict[str, str]:
         env = self.s3_env(comps)
         if "ray" in comps:
             env["RAY_ADDRESS"] = comps["ray"].address
-            env["RAY_AUTH_MODE"] = "disabled"
+            env.update(self.ray_env())
             # Crawls, filter runs and the controller's train/serve/evaluate are Ray jobs (the dashboard's job API).
             dashboard = f"http://{comps['ray'].extra['dashboard']}"
             for prefix in ("OCTOPACK_CRAWLER_", "OCTOPACK_FILTER_"):

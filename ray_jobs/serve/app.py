@@ -39,12 +39,16 @@ class InferenceDeployment:
     def __init__(self, settings: dict[str, Any], s3: Any = None) -> None:
         from octopack.common.logging import setup_logging
         from octopack.ray_jobs.serve.core import InferenceCore
+        from octopack.ray_jobs.serve.validation import rules
 
         setup_logging()
-        self.core = InferenceCore(ServeSettings(**settings), s3)
+        parsed = ServeSettings(**settings)
+        self.core = InferenceCore(parsed, s3)
+        self.rules = rules(parsed)  # Serve's proxy has no interceptor: the edge checks run here
 
     async def Generate(self, request: pb.GenerateRequest, grpc_context: Any = None) -> pb.GenerateResponse:
         try:
+            self.rules.check(request)
             return await self.core.generate(request)
         except OctopackError as exc:
             _status(grpc_context, exc)
@@ -54,6 +58,7 @@ class InferenceDeployment:
         self, request: pb.GenerateStreamRequest, grpc_context: Any = None
     ) -> AsyncIterator[pb.GenerateStreamResponse]:
         try:
+            self.rules.check(request)
             async for item in self.core.generate_stream(request):
                 yield item
         except OctopackError as exc:
@@ -75,6 +80,7 @@ class InferenceDeployment:
             return JSONResponse({"error": "use POST /generate or GET /stats"}, status_code=404)
         try:
             message = json_format.Parse(await http_request.body(), pb.GenerateRequest())
+            self.rules.check(message)
             response = await self.core.generate(message)
         except json_format.ParseError as exc:
             return JSONResponse({"error": f"body is not a GenerateRequest: {exc}"}, status_code=400)

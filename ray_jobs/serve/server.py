@@ -11,6 +11,7 @@ from octopack.inference.v1 import inference_pb2_grpc
 from octopack.ray_jobs.serve.core import InferenceCore
 from octopack.ray_jobs.serve.servicer import InferenceServicer
 from octopack.ray_jobs.serve.settings import ServeSettings
+from octopack.ray_jobs.serve.validation import rules
 
 SERVICE_NAME = "octopack.inference.v1.InferenceService"
 
@@ -26,4 +27,4 @@ def inference_service(settings: ServeSettings, core: InferenceCore | None = None
     async def on_stop() -> None:
         core.close()
 
-    return Service(SERVICE_NAME, register, on_stop)
+    return Service(SERVICE_NAME, register, on_stop, rules=rules(settings))

@@ -9,7 +9,6 @@ every stored job and resumes those that have not finished.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import time
@@ -17,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from octopack.common import paging
 from octopack.common.errors import AlreadyExists, InvalidArgument, NotFound
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller import spec as specs
@@ -62,21 +62,8 @@ def new_job_id(idempotency_key: str) -> str:
     return "job-" + uuid.uuid4().hex[:12]
 
 
-def _sort_key(job: jobs_pb2.Job) -> tuple[int, str]:
-    return (job.create_time.ToNanoseconds(), job.id)
-
-
-def _encode_token(job: jobs_pb2.Job) -> str:
-    nanos, job_id = _sort_key(job)
-    return base64.urlsafe_b64encode(f"{nanos}:{job_id}".encode()).decode()
-
-
-def _decode_token(token: str) -> tuple[int, str]:
-    try:
-        nanos, job_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
-        return int(nanos), job_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument("page_token: not a token from a ListJobs response; omit it for page one") from exc
+def _sort_key(job: jobs_pb2.Job) -> list[int | str]:
+    return [job.create_time.ToNanoseconds(), job.id]
 
 
 class Controller:
@@ -201,6 +188,12 @@ class Controller:
                 return job, True
         if existing.job.idempotency_key != idempotency_key:
             raise AlreadyExists(f"job id {job_id} is taken; submit again with another idempotency_key")
+        if existing.job.spec != spec:
+            # The key names one submission: a different spec under it is a mistake, not a retry.
+            raise AlreadyExists(
+                f"idempotency_key {idempotency_key!r} already created job {job_id} with a different spec; "
+                f"GetJob {job_id} to see it, or submit the new spec with another idempotency_key"
+            )
         return existing.job, False
 
     def _new_job(self, job_id: str, spec: jobs_pb2.JobSpec, key: str) -> jobs_pb2.Job:
@@ -227,20 +220,14 @@ class Controller:
         return (await self.entry(job_id)).job
 
     async def list(self, states: list[int], page_size: int, page_token: str) -> tuple[list[jobs_pb2.Job], str]:
-        if page_size < 0:
-            raise InvalidArgument("page_size: must be >= 0 (0 means 50)")
-        size = min(page_size or 50, MAX_PAGE)
         await self._loaded.wait()
         wanted = set(states)
         jobs = sorted((e.job for e in self.entries.values()), key=_sort_key, reverse=True)
         if wanted:
             jobs = [j for j in jobs if j.state in wanted]
-        if page_token:
-            after = _decode_token(page_token)
-            jobs = [j for j in jobs if _sort_key(j) < after]
-        page = jobs[:size]
-        token = _encode_token(page[-1]) if len(jobs) > size else ""
-        return page, token
+        # Newest first, at most MAX_PAGE jobs and at most paging.MAX_PAGE_BYTES of them.
+        return paging.page(jobs, _sort_key, lambda job: job.ByteSize(), page_size, page_token,
+                           descending=True, default=50, maximum=MAX_PAGE)
 
     async def cancel(self, job_id: str) -> jobs_pb2.Job:
         entry = await self.entry(job_id)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 
-from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound, OctopackError
+from octopack.common.errors import OctopackError, is_permanent
 from octopack.common.vocabulary import stage_name
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller import spec as specs
@@ -25,7 +25,6 @@ from octopack.services.controller.metrics import JOBS_FINISHED, STAGE_ATTEMPTS, 
 
 log = logging.getLogger(__name__)
 S = jobs_pb2.State
-PERMANENT = (InvalidArgument, NotFound, FailedPrecondition)
 
 
 def _stamp(ts: object, seconds: float) -> None:
@@ -97,8 +96,9 @@ async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every stage error is recorded on the job, retried or final
-            message = exc.message if isinstance(exc, OctopackError) else f"{type(exc).__name__}: {exc}"
-            permanent = isinstance(exc, PERMANENT)
+            message = _message(exc)
+            # A permanent code (bad input, missing input, refused) fails the same way every time.
+            permanent = is_permanent(exc)
             STAGE_ATTEMPTS.labels(name, "error").inc()
             log.warning("job %s %s attempt %d failed: %s", entry.job.id, name, attempt, message,
                         exc_info=not isinstance(exc, OctopackError))
@@ -132,6 +132,18 @@ async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
 
         await ctl.commit(entry, succeed, kind, f"{name} succeeded")
         return True
+
+
+def _message(exc: BaseException) -> str:
+    """What the stage records of a failed attempt: the error's own message, or its type and text."""
+    if isinstance(exc, OctopackError):
+        return exc.message
+    details = getattr(exc, "details", None)
+    if callable(details):  # a failed gRPC call: its status and message, not the repr of the call
+        code = getattr(exc, "code", None)
+        name = getattr(code(), "name", "") if callable(code) else ""
+        return f"{name}: {details()}" if name else str(details())
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _saver(ctl: Controller, entry: Entry, index: int) -> Save:

@@ -13,6 +13,7 @@ from octopack.services.controller.engine import Controller
 from octopack.services.controller.servicer import JobServicer
 from octopack.services.controller.settings import ControllerSettings
 from octopack.services.controller.store import JobStore, MemoryStore
+from octopack.services.controller.validation import RULES
 
 SERVICE_NAME = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
 
@@ -54,4 +55,4 @@ def controller_service(
         # start_server); RPCs wait until loading has finished.
         tasks.append(asyncio.get_running_loop().create_task(controller.start()))
 
-    return Service(SERVICE_NAME, register, on_stop=controller.stop)
+    return Service(SERVICE_NAME, register, on_stop=controller.stop, rules=RULES)

@@ -68,6 +68,9 @@ class ControllerSettings(ServerSettings):
     s3_secret_name: str = Field(
         "", description="Secret with keys accessKey/secretKey that stage pods read their S3 credentials from."
     )
+    auth_secret_name: str = Field(
+        "", description="Secret with key token: the bearer token stage pods send to the executors; empty: none."
+    )
     stage_service_account: str = Field(
         "", description="ServiceAccount of the stage pods (no API token is mounted); empty: the namespace default."
     )

@@ -11,6 +11,7 @@ from octopack.common.errors import InvalidArgument
 from octopack.crawler.v1 import crawler_pb2 as pb
 from octopack.services.crawler.crawl import CrawlRequest
 from octopack.services.crawler.options import CrawlOptions
+from octopack.services.crawler.policy import NetworkPolicy
 from octopack.services.crawler.runs import CrawlRun
 
 STATES = {
@@ -31,12 +32,13 @@ def options_from(values: dict[str, Any], prefix: str = "spec.") -> CrawlOptions:
         raise InvalidArgument(f"{prefix}{field}: {first['msg']}") from exc
 
 
-def request_from_spec(spec: pb.CrawlSpec) -> CrawlRequest:
-    """A validated :class:`CrawlRequest`; bad fields raise :class:`InvalidArgument` naming them."""
+def request_from_spec(spec: pb.CrawlSpec, policy: NetworkPolicy | None = None) -> CrawlRequest:
+    """A validated :class:`CrawlRequest` under the server's network ``policy``; bad fields raise
+    :class:`InvalidArgument` naming them, a refused repository :class:`PermissionDenied`."""
     options: dict[str, Any] = {
         "branch": spec.branch, "since": spec.since, "until": spec.until, "max_commits": spec.max_commits,
         "languages": tuple(spec.languages), "profile": spec.profile or "paper",
-        "corrections": dict(spec.corrections),
+        "corrections": dict(spec.corrections), "network": policy or NetworkPolicy(),
     }
     if spec.all_licenses:
         options["licenses"] = ()
@@ -67,7 +69,7 @@ def crawl_to_proto(job: BackgroundJob[CrawlRun]) -> pb.Crawl:
         samples_written=p.samples_written, commits_per_second=p.commits_per_second, phase=p.phase,
         driver_launches=run.launches,
     )
-    errors = [pb.RepositoryError(repository=k, message=v) for k, v in p.errors.items()]
+    errors = [pb.RepositoryError(repository=k, message=v, code=p.error_codes.get(k, "")) for k, v in p.errors.items()]
     output = run.outcome() if job.state == SUCCEEDED else ""
     return pb.Crawl(crawl_id=run.run_id, state=STATES[job.state], spec=spec, progress=progress, errors=errors,
                     output=output, error=job.error, licenses=dict(p.licenses))

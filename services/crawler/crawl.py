@@ -28,7 +28,7 @@ from octopack.services.crawler.repository import RepoResult
 from octopack.services.crawler.runner import Runner
 from octopack.services.crawler.samples import SAMPLE_SCHEMA
 from octopack.services.crawler.sources import SourceList
-from octopack.services.crawler.task import REPOS
+from octopack.services.crawler.task import REPOS, cancel_check, clear_cancelled, mark_cancelled
 
 log = logging.getLogger(__name__)
 #: Per-repository detail kept in progress and in the manifest, at most (the markers keep all of it).
@@ -60,6 +60,9 @@ class CrawlRequest:
             raise InvalidArgument("repositories: give only one of repositories, repositories_file, repositories_dataset")
         check_dataset_name(self.dataset)
         check_languages(self.options.languages, known_languages())
+        # Listed repositories are checked here; every repository is checked again where git runs, with the
+        # addresses pinned (a list read from a file or a dataset is checked there only).
+        self.options.network.check_all(self.sources)
         return self
 
     def source_list(self) -> SourceList:
@@ -80,8 +83,9 @@ class CrawlRequest:
         )
 
     def fingerprint(self) -> str:
-        """What makes two requests the same crawl (``fresh`` aside)."""
+        """What makes two requests the same crawl (``fresh`` and the server's network policy aside)."""
         doc = {k: v for k, v in self.to_doc().items() if k != "fresh"}
+        doc["options"] = self.options.identity()
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def default_run_id(self) -> str:
@@ -104,6 +108,8 @@ class CrawlProgress:
     intermediate_bytes: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     errors: dict[str, str] = field(default_factory=dict)
+    #: Status code name of each kept error (see :attr:`RepoResult.error_code`), for the same repositories.
+    error_codes: dict[str, str] = field(default_factory=dict)
     errors_dropped: int = 0
     licenses: dict[str, str] = field(default_factory=dict)
     license_counts: Counter[str] = field(default_factory=Counter)
@@ -118,6 +124,7 @@ class CrawlProgress:
             self.repositories_failed += 1
             if len(self.errors) < ERRORS_KEPT:
                 self.errors[result.source] = result.error
+                self.error_codes[result.source] = result.error_code
             else:
                 self.errors_dropped += 1
             return
@@ -179,6 +186,8 @@ class Crawl:
         self.lock = threading.Lock()
         self.cancel_event = threading.Event()
         self._last_report = 0.0
+        self._marked = cancel_check(area)
+        self._marker_left = False
 
     @property
     def run_id(self) -> str:
@@ -214,8 +223,9 @@ class Crawl:
                 self.progress.seconds = time.perf_counter() - started
             self._publish()
 
+        clear_cancelled(area)  # an earlier driver's cancellation
         self.runner.crawl(sources.iterate(area.store), self.request.options.model_dump_json(), area, on_done,
-                          self.cancel_event.is_set)
+                          self._cancelled)
         if self.cancel_event.is_set():
             return self.progress
         with self.lock:
@@ -242,10 +252,23 @@ class Crawl:
                  self.progress.samples_written, manifest.ref)
         return self.progress
 
+    def _cancelled(self) -> bool:
+        """Polled by the runner: a crawl cancelled here leaves the marker its tasks' git commands watch; one
+        cancelled by the service (which leaves the marker before it stops this driver) is seen in the marker."""
+        if not self.cancel_event.is_set():
+            if not self._marked():
+                return False
+            self.cancel_event.set()
+        if not self._marker_left:
+            mark_cancelled(self.area)
+            self._marker_left = True
+        return True
+
     def extra(self) -> dict[str, Any]:
         p = self.progress
         return {
             "run_id": self.run_id, **self.request.source_list().describe(),
-            "options": self.request.options.model_dump(mode="json"), "licenses": p.licenses, "errors": p.errors,
+            "options": self.request.options.identity(), "licenses": p.licenses, "errors": p.errors,
+            "error_codes": p.error_codes,
             "errors_dropped": p.errors_dropped,
         }

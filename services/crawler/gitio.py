@@ -11,11 +11,13 @@ import hashlib
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from octopack.common.errors import FailedPrecondition, NotFound
+from octopack.services.crawler.policy import NetworkPolicy, clone_error, run_git
 
 #: Marks the start of a commit in the walk's output; cannot start a raw diff entry or a path.
 COMMIT_MARK = b"\x01\x02octopack "
@@ -56,14 +58,23 @@ def _env() -> dict[str, str]:
     return {**os.environ, **_GIT_ENV}
 
 
-def git(args: list[str], cwd: Path | None = None, timeout: float | None = 3600) -> bytes:
-    """Run one git command and return its stdout; raise :class:`GitError` with its stderr."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, timeout=timeout, env=_env(), check=False
-    )
-    if proc.returncode != 0:
-        raise GitError(f"git {' '.join(args[:2])} failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout
+def git(
+    args: list[str], cwd: Path | None = None, timeout: float | None = 3600, policy: NetworkPolicy | None = None,
+) -> bytes:
+    """Run one git command and return its stdout; raise :class:`GitError` with its stderr.
+
+    With a ``policy`` the command is a network one: its options, protocols, timeout and stall watchdog
+    apply (see :mod:`~octopack.services.crawler.policy`); every command runs in its own process group
+    and stops when the crawl is cancelled.
+    """
+    env = policy.git_env() if policy is not None else _GIT_ENV
+    options = policy.git_options() if policy is not None else []
+    limit = policy.timeout_seconds if policy is not None else (timeout or 3600)
+    stall = policy.stall_seconds if policy is not None else None
+    code, out, said = run_git([*options, *args], cwd, env, limit, stall)
+    if code != 0:
+        raise GitError(f"git {' '.join(a for a in args[:2] if not a.startswith('-c'))} failed: {said}")
+    return out
 
 
 def repo_key(source: str) -> str:
@@ -76,16 +87,21 @@ def is_remote(source: str) -> bool:
     return "://" in source or re.match(r"^[\w.-]+@[\w.-]+:", source) is not None
 
 
-def mirror(source: str, cache_dir: Path) -> Path:
+def mirror(source: str, cache_dir: Path, policy: NetworkPolicy | None = None) -> Path:
     """Clone ``source`` bare into ``cache_dir`` once, or fetch it if already there; return the mirror path.
 
-    A local path must be a Git repository (bare or not): a missing path raises
-    :class:`NotFound`, a folder that is not a repository :class:`FailedPrecondition`.
+    ``policy`` (default: :class:`NetworkPolicy`'s defaults) is checked here, where git runs, and pins
+    the addresses it checked. A local path must be a Git repository (bare or not): a missing path
+    raises :class:`NotFound`, a folder that is not a repository :class:`FailedPrecondition`.
     """
+    policy = policy or NetworkPolicy()
+    pins = policy.check(source)
     if not is_remote(source):
         path = Path(source).expanduser()
         if not path.exists():
             raise NotFound(f"repository {source!r} does not exist: give a Git URL or an existing local path")
+        if not path.is_dir():
+            raise FailedPrecondition(f"{source!r} is a file, not a Git repository")
         try:
             bare = git(["rev-parse", "--is-bare-repository"], cwd=path, timeout=60).decode().strip()
         except GitError as exc:
@@ -102,9 +118,29 @@ def mirror(source: str, cache_dir: Path) -> Path:
         source = str(path.resolve())
     target = cache_dir / f"{repo_key(source)}.git"
     cache_dir.mkdir(parents=True, exist_ok=True)
+    # Two crawls of one repository share its mirror: one clones or fetches at a time.
+    with _locked(target.with_suffix(".lock")):
+        return _mirror(source, target, pins, policy)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _mirror(source: str, target: Path, pins: list[str], policy: NetworkPolicy) -> Path:
     if (target / "HEAD").exists():
-        git(["fetch", "--quiet", "--prune", "--no-tags", "origin", "+refs/heads/*:refs/heads/*"], cwd=target)
-        _follow_remote_head(target)
+        # --progress: the policy's stall watchdog hears git working.
+        git([*pins, "fetch", "--progress", "--prune", "--no-tags", "origin", "+refs/heads/*:refs/heads/*"],
+            cwd=target, policy=policy)
+        _follow_remote_head(target, pins, policy)
         return target
     tmp = target.with_suffix(".partial")
     if tmp.exists():
@@ -112,17 +148,17 @@ def mirror(source: str, cache_dir: Path) -> Path:
 
         shutil.rmtree(tmp)
     try:
-        git(["clone", "--quiet", "--bare", "--no-tags", source, str(tmp)])
+        git([*pins, "clone", "--progress", "--bare", "--no-tags", "--", source, str(tmp)], policy=policy)
     except GitError as exc:
-        raise NotFound(f"cannot clone repository {source!r}: {exc}") from exc
+        raise clone_error(source, str(exc)) from exc
     tmp.rename(target)
     return target
 
 
-def _follow_remote_head(target: Path) -> None:
+def _follow_remote_head(target: Path, pins: list[str], policy: NetworkPolicy) -> None:
     """Keep HEAD on the remote's default branch after a fetch (best effort, offline-safe)."""
     try:
-        out = git(["ls-remote", "--symref", "origin", "HEAD"], cwd=target, timeout=120).decode()
+        out = git([*pins, "ls-remote", "--symref", "origin", "HEAD"], cwd=target, policy=policy).decode()
     except GitError:
         return
     match = re.search(r"^ref: (refs/heads/\S+)\s+HEAD", out, re.M)

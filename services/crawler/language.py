@@ -8,17 +8,14 @@ name, else the longest dotted extension, then in any case).
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from importlib import resources
+
+from octopack.common.vocabulary import commitpack_languages
 
 
-@lru_cache(maxsize=1)
 def language_table() -> dict[str, list[str]]:
     """Language name -> extensions (with a leading dot) or exact file names (``Makefile``)."""
-    text = resources.files("octopack.data").joinpath("commitpack/programming_languages.json").read_text()
-    table: dict[str, list[str]] = json.loads(text)
-    return table
+    return commitpack_languages()
 
 
 @lru_cache(maxsize=1)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from pydantic import Field, field_validator
 
 from octopack.common.errors import InvalidArgument
 from octopack.common.profiles import Profiled
+from octopack.common.validation import git_date
+from octopack.services.crawler.policy import NetworkPolicy
 
 #: The licenses of the original CommitPack (SPDX ids, lower-case).
 DEFAULT_LICENSES: tuple[str, ...] = (
@@ -58,16 +58,21 @@ class CrawlOptions(Profiled):
     licenses: tuple[str, ...] = Field(DEFAULT_LICENSES, description="Allowed SPDX ids; add 'unknown' to keep repositories without a recognised license; empty keeps all.")
     languages: tuple[str, ...] = Field((), description="Keep only these languages (names as in the table).")
     max_file_bytes: int = Field(1_000_000, ge=1, description="Blobs larger than this are skipped and counted.")
+    network: NetworkPolicy = Field(
+        default_factory=NetworkPolicy,
+        description="Where repositories may come from and how git runs: the server's policy, not the caller's.",
+    )
 
     @field_validator("since", "until")
     @classmethod
     def _iso_date(cls, value: str) -> str:
         if value:
-            try:
-                datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-            except ValueError as exc:
-                raise ValueError(f"{value!r} is not an ISO 8601 date such as 2024-01-31") from exc
+            git_date(value)
         return value
+
+    def identity(self) -> dict:
+        """What makes two crawls the same crawl (checkpoints, manifests): everything but the server's policy."""
+        return self.model_dump(mode="json", exclude={"network"})
 
     @field_validator("licenses")
     @classmethod

@@ -34,13 +34,15 @@ class RepoResult:
     samples: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     error: str = ""
+    #: Status code name of the error (NOT_FOUND, UNAVAILABLE, ...): tells a retry whether it can help.
+    error_code: str = ""
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return {
             "source": self.source, "license": self.license, "head": self.head,
             "commits_seen": self.commits_seen, "samples": self.samples, "skipped": dict(self.skipped),
-            "error": self.error, "seconds": round(self.seconds, 3),
+            "error": self.error, "error_code": self.error_code, "seconds": round(self.seconds, 3),
         }
 
     @classmethod
@@ -49,7 +51,7 @@ class RepoResult:
             source=doc["source"], license=doc.get("license", ""), head=doc.get("head", ""),
             commits_seen=int(doc.get("commits_seen", 0)), samples=int(doc.get("samples", 0)),
             skipped=Counter(doc.get("skipped", {})), error=doc.get("error", ""),
-            seconds=float(doc.get("seconds", 0.0)),
+            error_code=doc.get("error_code", ""), seconds=float(doc.get("seconds", 0.0)),
         )
 
 
@@ -70,7 +72,7 @@ def crawl_repository(
     """
     started = time.perf_counter()
     result = RepoResult(source)
-    repo = gitio.mirror(source, cache_dir)
+    repo = gitio.mirror(source, cache_dir, options.network)
     head = gitio.resolve(repo, options.branch)
     if head is None:
         result.seconds = time.perf_counter() - started

@@ -159,8 +159,12 @@ class RayRunner:
 
     def _init(self) -> Any:
         ray = _ray()
-        if not ray.is_initialized():
-            ray.init(address=self.address or None, ignore_reinit_error=True, log_to_driver=False)
+        if self.address:
+            from octopack.ray_jobs.cluster import join_cluster
+
+            join_cluster(self.address)  # refuses an address other than the cluster this process already joined
+        elif not ray.is_initialized():
+            ray.init(ignore_reinit_error=True, log_to_driver=False)
         return ray
 
     def crawl(

@@ -18,6 +18,7 @@ from octopack.datasets.store import DatasetStore
 from octopack.ray_jobs.cluster import RayJobClient
 from octopack.services.crawler.crawl import CrawlProgress, CrawlRequest
 from octopack.services.crawler.settings import CrawlerSettings
+from octopack.services.crawler.task import CANCEL_POLL_S, mark_cancelled
 
 
 class CrawlRun(DriverWork):
@@ -32,6 +33,16 @@ class CrawlRun(DriverWork):
     def counters(self) -> CrawlProgress:
         with self.lock:
             return CrawlProgress.from_doc(self.progress) if self.progress else CrawlProgress()
+
+    #: The tasks look for the marker every :data:`CANCEL_POLL_S`; a worker that Ray kills with the driver
+    #: would leave its git commands (their own process groups) running.
+    stop_grace_s = 2 * CANCEL_POLL_S + 1
+
+    def before_stop(self) -> None:
+        """Leave the cancellation marker in the run's staging area: every task's git commands stop."""
+        area = self.store.find_run(self.crawl.dataset, self.run_id)
+        if area is not None and area.committed() is None:
+            mark_cancelled(area)
 
     def on_cancelled(self) -> None:
         self.store.abort_run(self.crawl.dataset, self.run_id, late_writes_s=LATE_WRITES_S)

@@ -9,15 +9,19 @@ rewrites the same keys.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
+import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from octopack.common.errors import OctopackError
+from octopack.common.errors import Cancelled, OctopackError, status_code
 from octopack.datasets.staging import StagingArea
+from octopack.services.crawler import policy
 from octopack.services.crawler.gitio import GitError, repo_key
 from octopack.services.crawler.options import CrawlOptions
 from octopack.services.crawler.repository import RepoResult, crawl_repository
@@ -26,6 +30,36 @@ from octopack.services.crawler.sources import Source
 
 log = logging.getLogger(__name__)
 REPOS = "_repos/"
+#: Present in the staging area while the crawl is cancelled: every task's git commands are stopped.
+CANCELLED = "_CANCELLED"
+#: How often a task looks for :data:`CANCELLED` (one small S3 request; git is polled every 0.2 s).
+CANCEL_POLL_S = 1.0
+
+
+def mark_cancelled(area: StagingArea) -> None:
+    """Leave the cancellation marker the run's tasks watch (idempotent)."""
+    if not area.store.objects.exists(area.key(CANCELLED)):
+        area.put_bytes(CANCELLED, b"")
+
+
+def clear_cancelled(area: StagingArea) -> None:
+    """Forget an earlier driver's cancellation (a run started again)."""
+    area.store.objects.delete(area.key(CANCELLED))
+
+
+def cancel_check(area: StagingArea, every: float = CANCEL_POLL_S) -> Callable[[], bool]:
+    """True once the run is cancelled; asks the store at most every ``every`` seconds, then stays true."""
+    state = {"at": 0.0, "cancelled": False}
+
+    def cancelled() -> bool:
+        now = time.monotonic()
+        if not state["cancelled"] and now - state["at"] >= every:
+            state["at"] = now
+            with contextlib.suppress(OctopackError):  # the store did not answer: look again next time
+                state["cancelled"] = area.store.objects.exists(area.key(CANCELLED))
+        return bool(state["cancelled"])
+
+    return cancelled
 
 
 def task_key(source: Source) -> str:
@@ -56,14 +90,22 @@ def _crawl(
     source: Source, key: str, options: CrawlOptions, area: StagingArea, mirrors: Path, scratch: Path
 ) -> dict[str, Any]:
     writer = SampleWriter(scratch / "samples.parquet", order=source.index)
+    cancelled = cancel_check(area)
+
+    def progress(result: RepoResult) -> None:
+        if cancelled():  # between commits of a long walk
+            raise Cancelled(f"crawl of {source.url} cancelled")
+
     try:
-        result = crawl_repository(source.url, options, mirrors, writer, license=source.license)
+        # Every git command of this repository stops (its process group killed) once the crawl is cancelled.
+        with policy.cancelled_by(cancelled):
+            result = crawl_repository(source.url, options, mirrors, writer, progress, license=source.license)
         writer.close()
     except (OctopackError, GitError, OSError, UnicodeError, ValueError) as exc:
         writer.close()
         message = exc.message if isinstance(exc, OctopackError) else str(exc)
         log.warning("repository %s failed: %s", source.url, message)
-        return RepoResult(source.url, error=message).to_dict()
+        return RepoResult(source.url, error=message, error_code=status_code(exc) or "").to_dict()
     except Exception as exc:  # an unexpected bug: keep the crawl going, keep the traceback
         writer.close()
         log.error("repository %s failed unexpectedly:\n%s", source.url, traceback.format_exc())

@@ -11,6 +11,7 @@ from octopack.datasets.v1 import datasets_pb2, datasets_pb2_grpc
 from octopack.services.datasets.registry import WriterRegistry
 from octopack.services.datasets.servicer import DatasetServicer
 from octopack.services.datasets.settings import DatasetsSettings
+from octopack.services.datasets.validation import RULES
 
 SERVICE_NAME = datasets_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name
 
@@ -28,4 +29,4 @@ def datasets_service(settings: DatasetsSettings, s3: S3Settings | None = None) -
     def register(server: grpc.aio.Server) -> None:
         datasets_pb2_grpc.add_DatasetServiceServicer_to_server(servicer, server)
 
-    return Service(SERVICE_NAME, register, on_stop=writers.close)
+    return Service(SERVICE_NAME, register, on_stop=writers.close, rules=RULES)

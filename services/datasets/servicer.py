@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from octopack.common import paging
 from octopack.common.errors import InvalidArgument
 from octopack.datasets import convert
 from octopack.datasets.v1 import datasets_pb2, datasets_pb2_grpc
@@ -85,25 +86,33 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
     async def ListDatasets(
         self, request: datasets_pb2.ListDatasetsRequest, context: grpc.aio.ServicerContext
     ) -> datasets_pb2.ListDatasetsResponse:
-        return datasets_pb2.ListDatasetsResponse(
-            datasets=[
-                datasets_pb2.DatasetSummary(
-                    name=name,
-                    latest_version=latest.version,
-                    num_versions=len(versions),
-                    latest_num_rows=latest.num_rows,
-                    latest_created_at=convert.timestamp(latest.created_at),
-                )
-                for name, versions, latest in await self.writers.datasets()
-            ]
+        summaries = [
+            datasets_pb2.DatasetSummary(
+                name=name,
+                latest_version=latest.version,
+                num_versions=len(versions),
+                latest_num_rows=latest.num_rows,
+                latest_created_at=convert.timestamp(latest.created_at),
+            )
+            for name, versions, latest in await self.writers.datasets()
+        ]
+        taken, token = paging.page(
+            summaries, lambda d: [d.name], lambda d: d.ByteSize(), request.page_size, request.page_token
         )
+        return datasets_pb2.ListDatasetsResponse(datasets=taken, next_page_token=token)
 
     async def ListVersions(
         self, request: datasets_pb2.ListVersionsRequest, context: grpc.aio.ServicerContext
     ) -> datasets_pb2.ListVersionsResponse:
         manifests = await self.writers.versions(request.name)
+        # Oldest first: the order the manifests are listed in, numbered so a token survives new versions.
+        numbered = list(enumerate(convert.version_summary(m) for m in manifests))
+        taken, token = paging.page(
+            numbered, lambda v: [v[0]], lambda v: v[1].ByteSize(), request.page_size, request.page_token,
+            default=1000, maximum=10_000,
+        )
         return datasets_pb2.ListVersionsResponse(
-            name=request.name, versions=[convert.version_summary(m) for m in manifests]
+            name=request.name, versions=[v for _, v in taken], next_page_token=token
         )
 
     async def ReadRecords(  # type: ignore[override]

@@ -265,8 +265,12 @@ class RayShardRunner:
             ray: Any = importlib.import_module("ray")
         except ImportError as exc:
             raise FailedPrecondition("filtering on Ray needs Ray: pip install 'octopack[train]'") from exc
-        if not ray.is_initialized():
-            ray.init(address=self.address or None, ignore_reinit_error=True, log_to_driver=False)
+        if self.address:
+            from octopack.ray_jobs.cluster import join_cluster
+
+            join_cluster(self.address)  # refuses an address other than the cluster this process already joined
+        elif not ray.is_initialized():
+            ray.init(ignore_reinit_error=True, log_to_driver=False)
         ray.data.DataContext.get_current().enable_progress_bars = False
         items = [{"index": i, "shard": s.model_dump_json()} for i, s in enumerate(manifest.shards)]
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(

@@ -11,6 +11,7 @@ from octopack.filter.v1 import filter_pb2, filter_pb2_grpc
 from octopack.services.filter.jobs import FilterRuns
 from octopack.services.filter.servicer import FilterServicer
 from octopack.services.filter.settings import FilterSettings
+from octopack.services.filter.validation import rules
 
 SERVICE_NAME = filter_pb2.DESCRIPTOR.services_by_name["FilterService"].full_name
 
@@ -27,4 +28,4 @@ def filter_service(settings: FilterSettings, s3: S3Settings | None = None) -> Se
     async def on_stop() -> None:
         runs.close()  # the runs go on in Ray; a restarted service adopts them by run id
 
-    return Service(SERVICE_NAME, register, on_stop=on_stop)
+    return Service(SERVICE_NAME, register, on_stop=on_stop, rules=rules(settings))

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from octopack.common import paging
 from octopack.datasets.store import DatasetStore
 from octopack.filter.v1 import filter_pb2 as pb
 from octopack.filter.v1 import filter_pb2_grpc
@@ -37,7 +38,11 @@ class FilterServicer(filter_pb2_grpc.FilterServiceServicer):
             yield pb.WatchFilterResponse(run=run_to_proto(job))
 
     async def ListFilters(self, request: pb.ListFiltersRequest, context: grpc.aio.ServicerContext) -> pb.ListFiltersResponse:
-        return pb.ListFiltersResponse(runs=[run_to_proto(j) for j in self.runs.list()])
+        runs = sorted(((job.started, run_to_proto(job)) for job in self.runs.list()),
+                      key=lambda r: (r[0], r[1].run_id), reverse=True)
+        taken, token = paging.page(runs, lambda r: [r[0], r[1].run_id], lambda r: r[1].ByteSize(),
+                                   request.page_size, request.page_token, descending=True)
+        return pb.ListFiltersResponse(runs=[r for _, r in taken], next_page_token=token)
 
     async def CancelFilter(self, request: pb.CancelFilterRequest, context: grpc.aio.ServicerContext) -> pb.CancelFilterResponse:
         return pb.CancelFilterResponse(run=run_to_proto(await asyncio.to_thread(self.runs.cancel, request.run_id)))

@@ -9,6 +9,8 @@ from typing import Any
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument
 
+#: Largest tokenizer file loaded (the largest public vocabularies are about 20 MiB).
+MAX_TOKENIZER_BYTES = 256 << 20
 _EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<|im_end|>", "<eos>", "<|end_of_text|>")
 
 
@@ -42,7 +44,12 @@ class TokenCounter:
         except ImportError as exc:
             raise FailedPrecondition("the token-length rule needs 'tokenizers': pip install 'octopack[data]'") from exc
         self.path = str(file)
-        self.tokenizer: Any = Tokenizer.from_file(self.path)
+        if file.stat().st_size > MAX_TOKENIZER_BYTES:
+            raise InvalidArgument(f"tokenizer: {path} is larger than {MAX_TOKENIZER_BYTES >> 20} MiB")
+        try:
+            self.tokenizer: Any = Tokenizer.from_file(self.path)
+        except Exception as exc:  # the library raises a bare Exception for any file it cannot parse
+            raise InvalidArgument(f"tokenizer: {path} is not a tokenizers JSON file ({type(exc).__name__})") from None
         # The same ids without character offsets, where this tokenizers version has it.
         self._batch = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
         self.eos = eos_token or self._eos_from(config)
@@ -52,7 +59,10 @@ class TokenCounter:
 
     def _eos_from(self, config: Path | None) -> str:
         if config is not None:
-            eos = json.loads(config.read_text()).get("eos_token")
+            try:
+                eos = json.loads(config.read_text()).get("eos_token")
+            except (ValueError, AttributeError):
+                raise InvalidArgument(f"tokenizer: {config} is not a JSON object") from None
             if isinstance(eos, dict):
                 eos = eos.get("content")
             if isinstance(eos, str) and eos:

@@ -139,11 +139,17 @@ def test_stage_jobs_read_the_charts_s3_secret_and_meet_its_policies(
     assert account["automountServiceAccountToken"] is False
     assert pod["spec"]["automountServiceAccountToken"] is False
     assert policy.check_pod_security([job]) == [] and policy.check_resources([job]) == []
-    # The NetworkPolicies let the stage pod reach the store and (evaluating) the executors.
-    for netpol in by_kind(docs, "NetworkPolicy"):
-        peers = [p["podSelector"] for rule in netpol["spec"].get("ingress", []) for p in rule.get("from", [])
-                 if "podSelector" in p]
-        assert any(policy._selects(peer, pod["metadata"]["labels"]) for peer in peers), netpol["metadata"]["name"]
+    # The NetworkPolicies let the evaluate pod reach the store, the executors and the inference service, and
+    # nothing else.
+    admitting = {
+        netpol["metadata"]["name"]
+        for netpol in by_kind(docs, "NetworkPolicy")
+        if any(policy._selects(p["podSelector"], pod["metadata"]["labels"])
+               for rule in netpol["spec"].get("ingress", []) for p in rule.get("from", []) if "podSelector" in p)
+    }
+    present = {d["metadata"]["name"] for d in by_kind(docs, "NetworkPolicy")}
+    assert admitting == present & {"octopack-minio", "octopack-executor", "octopack-inference-ray", "octopack-serve-ray"}
+    assert "octopack-executor" in admitting and ("octopack-minio" in admitting) == (not values)
 
 
 def test_stage_pods_run_as_the_stage_images_user(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +157,42 @@ def test_stage_pods_run_as_the_stage_images_user(render: Render, monkeypatch: py
     own = render(sets=["controller.stageImage.repository=octopack-crawler"])
     own_uid = settings_of(own, monkeypatch)[0].stage_pod_security_context["runAsUser"]
     assert (ray_uid, own_uid) == (1000, 10001)
+
+
+def _rayservice(ports: list[dict[str, Any]], serve_service: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    head = {"name": "ray-head", "ports": ports}
+    spec: dict[str, Any] = {"rayClusterConfig": {"headGroupSpec": {"template": {"spec": {"containers": [head]}}}}}
+    if serve_service is not None:
+        spec["serveService"] = {"spec": {"ports": serve_service}}
+    return {"kind": "RayService", "metadata": {"name": "inf"}, "spec": spec}
+
+
+def test_kuberay_puts_only_serve_ports_on_the_serve_service() -> None:
+    """KubeRay's rule (common/service.go): head ports named serve or serve-* go on <name>-serve-svc."""
+    from tests.chart.exposed import kuberay_services
+
+    gcs, serve = {"name": "gcs-server", "containerPort": 6379}, {"name": "serve", "containerPort": 8000}
+    assert kuberay_services(_rayservice([gcs, serve, {"name": "grpc", "containerPort": 9000}]))["inf-serve-svc"] == {8000}
+    assert kuberay_services(_rayservice([gcs, serve, {"name": "serve-grpc", "containerPort": 9000}])) == {
+        "inf-serve-svc": {8000, 9000}, "inf-head-svc": {6379, 8000, 9000, 8080}}
+    # A serveService port of another name is dropped; one of the same name replaces the detected one.
+    declared = [{"name": "grpc", "port": 9000}, {"name": "serve", "port": 8001}]
+    assert kuberay_services(_rayservice([gcs, serve], declared))["inf-serve-svc"] == {8001}
+    assert "inf-serve-svc" not in kuberay_services(_rayservice([gcs]))
+
+
+def test_the_exposure_check_reports_the_inference_port_missing_from_the_serve_service(render: Render) -> None:
+    """With the gRPC head port named 'grpc' (not serve-*), the controller's inference address is unreachable."""
+    from tests.chart import exposed
+
+    docs = yaml.safe_load_all(yaml.safe_dump_all(render()))  # a copy
+    docs = [d for d in docs if d]
+    svc = named(docs, "RayService", "octopack-inference")
+    for port in svc["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]:
+        if port["name"] == "serve-grpc":
+            port["name"] = "grpc"
+    found = exposed.Exposed().add_docs(docs, "octopack")
+    controller = named(docs, "Deployment", CONTROLLER)
+    assert exposed.missing({"controller": controller}, found) == [
+        "controller: refers to octopack-inference-serve-svc.octopack.svc:9000, but that Service has ports [8000]"]
+    assert exposed.missing({"controller": controller}, exposed.Exposed().add_docs(render(), "octopack")) == []

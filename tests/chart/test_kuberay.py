@@ -68,7 +68,9 @@ def test_rayservice_runs_the_serve_app_with_grpc_and_autoscaling(render: Render)
         p["name"]: p["containerPort"]
         for p in cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]
     }
-    assert head_ports["grpc"] == 9000 and head_ports["serve"] == 8000
+    # KubeRay puts the head ports named serve and serve-* on the RayService's serve Service.
+    assert head_ports["serve-grpc"] == 9000 and head_ports["serve"] == 8000
+    assert {p["name"]: p["port"] for p in svc["spec"]["serveService"]["spec"]["ports"]} == {"serve": 8000, "serve-grpc": 9000}
 
 
 def test_serve_config_names_what_the_serve_app_defines(render: Render) -> None:

@@ -159,3 +159,112 @@ def test_rbac_check_reports_scale_on_any_deployment(render: Render) -> None:
     assert policy.check_rbac(docs, NAMESPACE) == [
         "Role/octopack-controller: scales Deployments all, not only executors"
     ]
+
+
+# ---- authentication and a NetworkPolicy per component --------------------------------------------------
+
+AUTH_SECRET = "octopack-auth"
+
+
+def test_the_default_install_requires_a_token_from_a_kept_generated_secret(render: Render) -> None:
+    docs = render()
+    secret = named(docs, "Secret", AUTH_SECRET)
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(secret["data"]["token"]) >= 48
+    assert policy.check_auth(docs, AUTH_SECRET) == []
+    # An existing Secret replaces the generated one everywhere.
+    docs = render(sets=["auth.existingSecret=ops-token"])
+    assert not [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == AUTH_SECRET]
+    assert policy.check_auth(docs, "ops-token") == []
+
+
+def test_auth_check_reports_services_without_a_token(render: Render) -> None:
+    violations = policy.check_auth(render(sets=["auth.enabled=false"]), AUTH_SECRET)
+    assert "Deployment/octopack-crawler container crawler: OCTOPACK_CRAWLER_AUTH_TOKEN does not come from " \
+           f"Secret {AUTH_SECRET} key token" in violations
+    assert any("stage pods are not given Secret" in v for v in violations)
+
+
+def test_every_pod_of_the_release_has_an_ingress_policy_that_names_its_sources(docs: Docs) -> None:
+    pods = list(policy.pod_templates(docs))
+    assert len(pods) > 10
+    assert policy.check_ingress(docs, pods) == []
+
+
+def test_every_component_has_its_own_network_policy(render: Render) -> None:
+    names = {d["metadata"]["name"] for d in by_kind(render(), "NetworkPolicy")}
+    assert names == {f"octopack-{c}" for c in (
+        "controller", "datasets", "crawler", "filter", "executor", "minio", "inference-ray", "serve-ray",
+        "finetune-ray", "data-ray", "stage", "stage-crawl", "bucket")}
+
+
+def test_minio_admits_only_this_releases_pods(docs: Docs) -> None:
+    assert policy.check_store_ingress(docs, RELEASE) == []
+
+
+def test_the_crawler_reaches_only_dns_the_store_and_public_https(docs: Docs) -> None:
+    crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
+    env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
+    external = frozenset() if "minio" in env["OCTOPACK_S3_ENDPOINT"] else frozenset({443})
+    assert policy.check_fetch_egress(docs, crawler, "crawler", {443}, external) == []
+
+
+def test_the_data_cluster_that_runs_git_reaches_only_itself_dns_the_store_and_public_https(render: Render) -> None:
+    """The crawls' Ray tasks run git on the data RayCluster: the crawler's egress, besides their own cluster."""
+    docs = render()
+    pods = [(where, pod) for where, pod in policy.pod_templates(docs) if where.startswith("RayCluster/octopack-data")]
+    assert {where for where, _ in pods} >= {"RayCluster/octopack-data head"}
+    docs = copy.deepcopy(docs)
+    egress = named(docs, "NetworkPolicy", "octopack-data-ray")["spec"]["egress"]
+    own = egress.pop(0)  # every port among the cluster's own pods
+    assert own == {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE,
+                                                            "app.kubernetes.io/component": "data"}}}]}
+    crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
+    env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
+    external = frozenset() if "minio" in env["OCTOPACK_S3_ENDPOINT"] else frozenset({443})
+    for where, pod in pods:
+        assert policy.check_fetch_egress(docs, pod, where, {443}, external) == []
+
+
+def test_the_crawlers_egress_follows_its_git_schemes(render: Render) -> None:
+    docs = render(sets=["crawler.git.schemes={https,ssh}"])
+    crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
+    assert policy.check_fetch_egress(docs, crawler, "crawler", {443, 22}) == []
+    assert policy.check_fetch_egress(docs, crawler, "crawler", {443}) == [
+        "crawler: NetworkPolicy/octopack-crawler opens ports [22] to the internet"]
+    env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
+    assert env["OCTOPACK_CRAWLER_GIT_SCHEMES"] == "https,ssh"
+    assert env["OCTOPACK_CRAWLER_GIT_ALLOW_PRIVATE"] == "false"
+
+
+def test_ingress_check_reports_a_missing_policy_and_open_rules(render: Render) -> None:
+    docs = copy.deepcopy(render())
+    docs = [d for d in docs if not (d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "octopack-filter")]
+    pol = named(docs, "NetworkPolicy", "octopack-datasets")
+    pol["spec"]["ingress"].append({"from": [{"podSelector": {}}]})
+    pol["spec"]["ingress"].append({"ports": [{"port": "grpc"}]})
+    named(docs, "NetworkPolicy", "octopack-inference-ray")["spec"]["ingress"].append(
+        {"from": [{"namespaceSelector": {}}]})
+    violations = policy.check_ingress(docs, list(policy.pod_templates(docs)))
+    assert "Deployment/octopack-filter: no NetworkPolicy restricts its ingress" in violations
+    assert "Deployment/octopack-datasets: NetworkPolicy/octopack-datasets admits every pod of the namespace" in violations
+    assert "Deployment/octopack-datasets: NetworkPolicy/octopack-datasets admits every source" in violations
+    assert "RayService/octopack-inference head: NetworkPolicy/octopack-inference-ray admits every namespace" in violations
+
+
+def test_store_and_egress_checks_report_what_they_guard(render: Render) -> None:
+    docs = copy.deepcopy(render())
+    named(docs, "NetworkPolicy", "octopack-minio")["spec"]["ingress"][0]["from"].append(
+        {"podSelector": {"matchLabels": {"app": "anything"}}})
+    assert policy.check_store_ingress(docs, RELEASE) == [
+        "StatefulSet/octopack-minio: NetworkPolicy/octopack-minio admits {'podSelector': {'matchLabels': {'app': 'anything'}}}"]
+    crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
+    egress = named(docs, "NetworkPolicy", "octopack-crawler")["spec"]["egress"]
+    egress[-1]["to"][0]["ipBlock"]["except"].remove("10.0.0.0/8")
+    egress.append({"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "controller"}}}],
+                   "ports": [{"port": 50051}]})
+    assert policy.check_fetch_egress(docs, crawler, "crawler", {443}) == [
+        "crawler: NetworkPolicy/octopack-crawler reaches 10.0.0.0/8",
+        "crawler: NetworkPolicy/octopack-crawler allows egress to "
+        "{'podSelector': {'matchLabels': {'app.kubernetes.io/component': 'controller'}}} on [50051]",
+    ]

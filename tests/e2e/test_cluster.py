@@ -22,10 +22,20 @@ SERVICES = {
 }
 
 
+def release_token(cluster: Cluster) -> str:
+    """The bearer token of the release (its auth Secret, on by default); '' when auth is off."""
+    import base64
+
+    proc = cluster.run("get", "secret", cluster.name("auth"), "-o", "jsonpath={.data.token}", check=False)
+    return base64.b64decode(proc.stdout).decode() if proc.returncode == 0 and proc.stdout else ""
+
+
 def grpcurl_call(
-    grpcurl: str, port: int, method: str, body: dict[str, object] | None = None
+    grpcurl: str, port: int, method: str, body: dict[str, object] | None = None, token: str = ""
 ) -> dict[str, object]:
     args = [grpcurl, "-plaintext", "-max-time", "60"]
+    if token:
+        args += ["-H", f"authorization: Bearer {token}"]
     if body is not None:
         args += ["-d", json.dumps(body)]
     proc = subprocess.run(
@@ -79,7 +89,8 @@ def test_python_executor_runs_a_program(cluster: Cluster, port_forward: PortForw
     }
     with port_forward(f"svc/{cluster.name('executor-python')}", 50052) as local:
         result = grpcurl_call(
-            grpcurl, local, "octopack.executor.v1.ExecutorService/Execute", {"program": program}
+            grpcurl, local, "octopack.executor.v1.ExecutorService/Execute", {"program": program},
+            release_token(cluster),
         )
     assert result["result"]["status"] == "STATUS_PASSED", result
     assert result["result"]["id"] == "e2e/0"
@@ -199,19 +210,22 @@ def test_submit_and_cancel_a_job(cluster: Cluster, port_forward: PortForward, gr
         "crawl": {"repositories": ["https://github.com/octocat/Hello-World"], "max_commits": 5},
     }
     key = uuid.uuid4().hex
+    token = release_token(cluster)
     with port_forward(f"svc/{cluster.name('controller')}", 50051) as local:
         submitted = grpcurl_call(
-            grpcurl, local, "octopack.jobs.v1.JobService/SubmitJob", {"spec": spec, "idempotency_key": key}
+            grpcurl, local, "octopack.jobs.v1.JobService/SubmitJob", {"spec": spec, "idempotency_key": key}, token
         )
         job = submitted["job"]
         assert submitted["created"] is True
         again = grpcurl_call(
-            grpcurl, local, "octopack.jobs.v1.JobService/SubmitJob", {"spec": spec, "idempotency_key": key}
+            grpcurl, local, "octopack.jobs.v1.JobService/SubmitJob", {"spec": spec, "idempotency_key": key}, token
         )
         assert again["job"]["id"] == job["id"] and not again.get("created")
-        fetched = grpcurl_call(grpcurl, local, "octopack.jobs.v1.JobService/GetJob", {"job_id": job["id"]})
+        fetched = grpcurl_call(
+            grpcurl, local, "octopack.jobs.v1.JobService/GetJob", {"job_id": job["id"]}, token
+        )
         assert fetched["job"]["backend"] == "kubernetes"
         cancelled = grpcurl_call(
-            grpcurl, local, "octopack.jobs.v1.JobService/CancelJob", {"job_id": job["id"]}
+            grpcurl, local, "octopack.jobs.v1.JobService/CancelJob", {"job_id": job["id"]}, token
         )
         assert cancelled["job"]["id"] == job["id"]

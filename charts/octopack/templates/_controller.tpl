@@ -41,6 +41,11 @@
 # Stage Jobs: S3 credentials from the chart's Secret, the chart's hardening, release and client labels.
 - name: OCTOPACK_CONTROLLER_S3_SECRET_NAME
   value: {{ include "octopack.s3SecretName" . | quote }}
+{{- if .Values.auth.enabled }}
+# Stage pods send the services' bearer token (the evaluate stage calls the executors).
+- name: OCTOPACK_CONTROLLER_AUTH_SECRET_NAME
+  value: {{ include "octopack.authSecretName" . | quote }}
+{{- end }}
 - name: OCTOPACK_CONTROLLER_STAGE_SERVICE_ACCOUNT
   value: {{ include "octopack.serviceAccountName" (dict "root" . "component" "stage") | quote }}
 - name: OCTOPACK_CONTROLLER_STAGE_POD_LABELS
@@ -70,10 +75,12 @@
   value: /tmp/results
 - name: OCTOPACK_CONTROLLER_SERVE_GRPC_PORT
   value: {{ .Values.inference.grpcPort | quote }}
+- name: OCTOPACK_CONTROLLER_SERVE_HTTP_PORT
+  value: {{ .Values.inference.httpPort | quote }}
 {{- if .Values.inference.enabled }}
 - name: OCTOPACK_CONTROLLER_INFERENCE_ADDRESS
-  # KubeRay names the Serve Service <rayservice>-serve-svc; port 9000 is Serve's gRPC proxy.
-  value: {{ printf "%s-serve-svc.%s.svc:%v" (include "octopack.componentName" (dict "root" . "component" "inference")) .Release.Namespace .Values.inference.grpcPort | quote }}
+  # KubeRay names the Serve Service <rayservice>-serve-svc and puts the head's serve and serve-* ports on it.
+  value: {{ include "octopack.inferenceAddress" . | quote }}
 {{- end }}
 {{- end }}
 

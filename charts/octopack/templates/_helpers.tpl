@@ -156,3 +156,21 @@ prometheus.io/port: {{ .port | quote }}
 prometheus.io/path: /metrics
 {{- end }}
 {{- end }}
+
+{{/* gRPC address of the inference RayService: KubeRay's serve Service, which carries the head's serve-grpc port. */}}
+{{- define "octopack.inferenceAddress" -}}
+{{- printf "%s-serve-svc.%s.svc:%v" (include "octopack.componentName" (dict "root" . "component" "inference")) .Release.Namespace .Values.inference.grpcPort }}
+{{- end }}
+
+{{/*
+Serve's ports on a Ray head container and on the RayService's serveService: KubeRay (1.6+) puts the head ports
+named serve and serve-* on <rayservice>-serve-svc; gRPC is marked h2c. Use with fromJson: {container, service}.
+*/}}
+{{- define "octopack.servePorts" -}}
+{{- $i := .Values.inference }}
+{{- toJson (dict
+  "container" (list (dict "name" "serve" "containerPort" (int $i.httpPort)) (dict "name" "serve-grpc" "containerPort" (int $i.grpcPort)))
+  "service" (list
+    (dict "name" "serve" "port" (int $i.httpPort) "targetPort" (int $i.httpPort) "protocol" "TCP")
+    (dict "name" "serve-grpc" "port" (int $i.grpcPort) "targetPort" (int $i.grpcPort) "protocol" "TCP" "appProtocol" "kubernetes.io/h2c"))) }}
+{{- end }}

@@ -161,17 +161,21 @@ class RepositoryError(_message.Message):
 
     REPOSITORY_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
     repository: _builtins.str
     message: _builtins.str
+    code: _builtins.str
+    """status code name of the failure (NOT_FOUND, UNAVAILABLE, ...); empty: unknown"""
     def __init__(
         self,
         *,
         repository: _builtins.str = ...,
         message: _builtins.str = ...,
+        code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "repository", b"repository"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "repository", b"repository"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -452,12 +456,21 @@ Global___WatchCrawlResponse: _TypeAlias = WatchCrawlResponse  # noqa: Y015
 class ListCrawlsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """0 = 100; at most 1000 (a page also stops at 3 MiB)"""
+    page_token: _builtins.str
+    """from a previous response"""
     def __init__(
         self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -468,16 +481,22 @@ class ListCrawlsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CRAWLS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """empty on the last page"""
     @_builtins.property
-    def crawls(self) -> _containers.RepeatedCompositeFieldContainer[Global___Crawl]: ...
+    def crawls(self) -> _containers.RepeatedCompositeFieldContainer[Global___Crawl]:
+        """newest first"""
+
     def __init__(
         self,
         *,
         crawls: _abc.Iterable[Global___Crawl] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["crawls", b"crawls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["crawls", b"crawls", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -87,7 +87,7 @@ class CrawlerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListCrawls(self, request, context):
-        """Every crawl this server has seen since it started, newest first.
+        """The crawls this server knows, newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

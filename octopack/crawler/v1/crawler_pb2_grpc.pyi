@@ -39,7 +39,7 @@ class CrawlerServiceStub:
     WatchCrawl: _grpc.UnaryStreamMultiCallable[_crawler_pb2.WatchCrawlRequest, _crawler_pb2.WatchCrawlResponse]
     """Streams the crawl's state on every change until it ends."""
     ListCrawls: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.ListCrawlsRequest, _crawler_pb2.ListCrawlsResponse]
-    """Every crawl this server has seen since it started, newest first."""
+    """The crawls this server knows, newest first, a page at a time."""
     CancelCrawl: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.CancelCrawlRequest, _crawler_pb2.CancelCrawlResponse]
     """Stops a running crawl and removes what it staged."""
 
@@ -53,7 +53,7 @@ class CrawlerServiceAsyncStub(CrawlerServiceStub):
     WatchCrawl: _aio.UnaryStreamMultiCallable[_crawler_pb2.WatchCrawlRequest, _crawler_pb2.WatchCrawlResponse]  # type: ignore[assignment]
     """Streams the crawl's state on every change until it ends."""
     ListCrawls: _aio.UnaryUnaryMultiCallable[_crawler_pb2.ListCrawlsRequest, _crawler_pb2.ListCrawlsResponse]  # type: ignore[assignment]
-    """Every crawl this server has seen since it started, newest first."""
+    """The crawls this server knows, newest first, a page at a time."""
     CancelCrawl: _aio.UnaryUnaryMultiCallable[_crawler_pb2.CancelCrawlRequest, _crawler_pb2.CancelCrawlResponse]  # type: ignore[assignment]
     """Stops a running crawl and removes what it staged."""
 
@@ -88,7 +88,7 @@ class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _crawler_pb2.ListCrawlsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_crawler_pb2.ListCrawlsResponse, _abc.Awaitable[_crawler_pb2.ListCrawlsResponse]]:
-        """Every crawl this server has seen since it started, newest first."""
+        """The crawls this server knows, newest first, a page at a time."""
 
     @_abc_1.abstractmethod
     def CancelCrawl(

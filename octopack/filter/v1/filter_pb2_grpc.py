@@ -87,7 +87,7 @@ class FilterServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListFilters(self, request, context):
-        """Every run this server has seen since it started, newest first.
+        """The runs this server knows, newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

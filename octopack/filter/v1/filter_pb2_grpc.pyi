@@ -39,7 +39,7 @@ class FilterServiceStub:
     WatchFilter: _grpc.UnaryStreamMultiCallable[_filter_pb2.WatchFilterRequest, _filter_pb2.WatchFilterResponse]
     """Streams the run on every change until it ends."""
     ListFilters: _grpc.UnaryUnaryMultiCallable[_filter_pb2.ListFiltersRequest, _filter_pb2.ListFiltersResponse]
-    """Every run this server has seen since it started, newest first."""
+    """The runs this server knows, newest first, a page at a time."""
     CancelFilter: _grpc.UnaryUnaryMultiCallable[_filter_pb2.CancelFilterRequest, _filter_pb2.CancelFilterResponse]
     """Stops a running filter run and removes what it staged."""
 
@@ -53,7 +53,7 @@ class FilterServiceAsyncStub(FilterServiceStub):
     WatchFilter: _aio.UnaryStreamMultiCallable[_filter_pb2.WatchFilterRequest, _filter_pb2.WatchFilterResponse]  # type: ignore[assignment]
     """Streams the run on every change until it ends."""
     ListFilters: _aio.UnaryUnaryMultiCallable[_filter_pb2.ListFiltersRequest, _filter_pb2.ListFiltersResponse]  # type: ignore[assignment]
-    """Every run this server has seen since it started, newest first."""
+    """The runs this server knows, newest first, a page at a time."""
     CancelFilter: _aio.UnaryUnaryMultiCallable[_filter_pb2.CancelFilterRequest, _filter_pb2.CancelFilterResponse]  # type: ignore[assignment]
     """Stops a running filter run and removes what it staged."""
 
@@ -88,7 +88,7 @@ class FilterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _filter_pb2.ListFiltersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_filter_pb2.ListFiltersResponse, _abc.Awaitable[_filter_pb2.ListFiltersResponse]]:
-        """Every run this server has seen since it started, newest first."""
+        """The runs this server knows, newest first, a page at a time."""
 
     @_abc_1.abstractmethod
     def CancelFilter(

@@ -76,8 +76,10 @@ def attempt_run_ids(job: jobs_pb2.Job, kind: int) -> list[tuple[str, bool]]:
 
 
 class StageRunner(Protocol):
-    """Runs one stage kind. Raising an :class:`~octopack.common.errors.InvalidArgument`,
-    ``NotFound`` or ``FailedPrecondition`` fails the stage at once; any other exception is retried."""
+    """Runs one stage kind. An error with a permanent status code
+    (:data:`~octopack.common.errors.PERMANENT_CODES`: bad, missing or refused input) fails the stage at
+    once, whether raised as an :class:`~octopack.common.errors.OctopackError` or a failed gRPC call;
+    any other exception is retried."""
 
     async def run(self, ctx: StageContext) -> jobs_pb2.StageOutputs: ...
 

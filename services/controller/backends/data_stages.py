@@ -18,7 +18,7 @@ import grpc
 import yaml
 
 from octopack.common.client import aio_channel, auth_metadata, error_from_rpc
-from octopack.common.errors import FailedPrecondition, NotFound
+from octopack.common.errors import FailedPrecondition, NotFound, combined
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends.base import StageContext, attempt_run_ids
 
@@ -83,7 +83,9 @@ class CrawlStage:
             # Nothing was crawled: drop the empty version so that the output of a later attempt is the only one.
             store = await asyncio.to_thread(self.store_factory)
             await asyncio.to_thread(store.delete_version, name, _version(crawl.output))
-            raise RuntimeError("every repository failed: " + "; ".join(f"{e.repository}: {e.message}" for e in crawl.errors))
+            # Permanent when every repository failed permanently (a retry cannot help), else transient.
+            raise combined("every repository failed: " + "; ".join(f"{e.repository}: {e.message}" for e in crawl.errors),
+                           [e.code for e in crawl.errors])
         details = {"commits_seen": str(p.commits_seen), "repositories_failed": str(p.repositories_failed),
                    "crawl_id": crawl.crawl_id, **{f"skipped.{k}": str(v) for k, v in sorted(p.skipped.items())}}
         return jobs_pb2.StageOutputs(

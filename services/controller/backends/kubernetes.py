@@ -111,6 +111,7 @@ class KubernetesBackend(Backend):
             env=[
                 *m.s3_env(s3.host, s3.bucket, settings.s3_secret_name, s3.use_tls),
                 *m.stage_settings_env(settings.jobs_prefix, settings.executor_addresses),
+                *m.auth_env(settings.auth_secret_name),
             ],
             service_account=settings.stage_service_account,
             labels=dict(settings.stage_pod_labels),
@@ -232,7 +233,7 @@ class KubernetesBackend(Backend):
         serve = ctx.spec.serve
         body = m.ray_service(
             name, ctx.job_id, self.ray_image, model, serve.replicas or 1, serve.max_new_tokens or 256,
-            self.settings.ray_version, self.serve_cluster,
+            self.settings.ray_version, self.serve_cluster, self.settings.serve_grpc_port, self.settings.serve_http_port,
         )
         try:
             await self._call(self.custom.create_namespaced_custom_object, RAY_GROUP, RAY_VERSION, self.ns, "rayservices", body)
@@ -245,7 +246,7 @@ class KubernetesBackend(Backend):
                 self.custom.get_namespaced_custom_object, RAY_GROUP, RAY_VERSION, self.ns, "rayservices", name
             )
             if rayservice_ready(_status(obj)):
-                endpoint = m.serve_endpoint(name, self.ns)
+                endpoint = m.serve_endpoint(name, self.ns, self.settings.serve_grpc_port)
                 return jobs_pb2.StageOutputs(endpoint=endpoint, details={"rayservice": name})
             await asyncio.sleep(self.poll)
 

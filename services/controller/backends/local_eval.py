@@ -96,7 +96,8 @@ class EvaluateRunner:
                     ctx.report(total["done"] / max(1, total["programs"]), f"{total['done']}/{total['programs']} programs")
 
                 ctx.report(0.01, f"generating for {', '.join(langs)}")
-                async with ExecutorClient(address) as client:
+                # The services of one installation share one token (the chart's auth Secret).
+                async with ExecutorClient(address, self.settings.auth_token) as client:
                     result = await evaluate(
                         task, problems, generator, client, params, source=f"model:{endpoint}",  # type: ignore[arg-type]
                         on_total=on_total, on_result=on_result, scoring=cfg.scoring or "harness",  # type: ignore[arg-type]

@@ -20,8 +20,12 @@ from octopack.services.controller.settings import ControllerSettings
 
 
 def ray_env(settings: ControllerSettings) -> dict[str, str]:
-    """Where the child processes find Ray: the stack's head, or a private local instance."""
-    return {"OCTOPACK_RAY_ADDRESS": settings.ray_address or "local", "RAY_AUTH_MODE": "disabled"}
+    """Where the child processes find Ray: the stack's head (its token and loopback settings come with
+    the controller's environment), or a private local instance."""
+    if settings.ray_address:
+        return {"OCTOPACK_RAY_ADDRESS": settings.ray_address}
+    # A private single-machine instance: Ray keeps its 127.0.0.1 node address only when told no node joins.
+    return {"OCTOPACK_RAY_ADDRESS": "local", "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def check_not_empty(dataset: str) -> None:

@@ -54,6 +54,14 @@ def stage_settings_env(jobs_prefix: str, executor_addresses: str) -> list[dict[s
     ]
 
 
+def auth_env(secret_name: str) -> list[dict[str, Any]]:
+    """The bearer token stage pods send to the services (executors), from the chart's auth Secret."""
+    if not secret_name:
+        return []
+    ref = {"secretKeyRef": {"name": secret_name, "key": "token"}}
+    return [{"name": "OCTOPACK_CONTROLLER_AUTH_TOKEN", "valueFrom": ref}]
+
+
 @dataclass
 class StagePod:
     """How stage pods run: the same hardening as the chart's own pods (restricted Pod Security Standard)."""
@@ -160,15 +168,39 @@ def ray_job(
     return body
 
 
+#: Names of the Serve ports on the Ray head container. KubeRay (1.6 and newer) puts every head port named
+#: ``serve`` or ``serve-*`` on the ``<rayservice>-serve-svc`` Service, which selects the pods whose Serve
+#: proxy is healthy; a port named otherwise is not reachable through it.
+SERVE_HTTP_PORT_NAME, SERVE_GRPC_PORT_NAME = "serve", "serve-grpc"
+
+
+def serve_ports(grpc_port: int, http_port: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(head container ports, serveService ports) of a RayService's Serve proxies: gRPC speaks h2c."""
+    container = [
+        {"name": SERVE_HTTP_PORT_NAME, "containerPort": http_port, "protocol": "TCP"},
+        {"name": SERVE_GRPC_PORT_NAME, "containerPort": grpc_port, "protocol": "TCP"},
+    ]
+    service = [
+        {"name": SERVE_HTTP_PORT_NAME, "port": http_port, "targetPort": http_port, "protocol": "TCP"},
+        {"name": SERVE_GRPC_PORT_NAME, "port": grpc_port, "targetPort": grpc_port, "protocol": "TCP",
+         "appProtocol": "kubernetes.io/h2c"},
+    ]
+    return container, service
+
+
 def ray_service(
     name: str, job_id: str, image: str, model_uri: str, replicas: int, max_new_tokens: int,
-    ray_version: str = RAY_VERSION, cluster: dict[str, Any] | None = None,
+    ray_version: str = RAY_VERSION, cluster: dict[str, Any] | None = None, grpc_port: int = 9000,
+    http_port: int = 8000,
 ) -> dict[str, Any]:
     """A KubeRay RayService serving the model with gRPC octopack.inference.v1.InferenceService.
 
-    ``cluster`` (the chart's RayJob template's cluster) replaces the minimal built-in one."""
+    ``cluster`` (the chart's RayJob template's cluster) replaces the minimal built-in one. The head
+    container carries the Serve ports under the names KubeRay's serve Service takes (see
+    :func:`serve_ports`), so :func:`serve_endpoint` reaches the gRPC proxy."""
     serve_config = {
-        "grpc_options": {"port": 9000, "grpc_servicer_functions": [
+        "http_options": {"host": "0.0.0.0", "port": http_port},
+        "grpc_options": {"port": grpc_port, "grpc_servicer_functions": [
             "octopack.inference.v1.inference_pb2_grpc.add_InferenceServiceServicer_to_server"]},
         "applications": [
             {
@@ -182,17 +214,27 @@ def ray_service(
             }
         ],
     }
+    ray_cluster = copy.deepcopy(cluster) if cluster else _ray_cluster(image, ray_version)
+    container_ports, service_ports = serve_ports(grpc_port, http_port)
+    head = ray_cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
+    ports = [p for p in head.get("ports", []) if p.get("name") not in {SERVE_HTTP_PORT_NAME, SERVE_GRPC_PORT_NAME}
+             and p.get("containerPort") not in {grpc_port, http_port}]
+    head["ports"] = [*ports, *container_ports]
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayService",
         "metadata": {"name": name, "labels": labels(job_id, "serve")},
-        "spec": {"serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False), "rayClusterConfig": copy.deepcopy(cluster) if cluster else _ray_cluster(image, ray_version)},
+        "spec": {
+            "serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False),
+            "rayClusterConfig": ray_cluster,
+            "serveService": {"spec": {"ports": service_ports}},
+        },
     }
 
 
-def serve_endpoint(name: str, namespace: str) -> str:
-    """KubeRay names the Serve Service ``<rayservice>-serve-svc``; 9000 is Serve's gRPC proxy."""
-    return f"{name}-serve-svc.{namespace}.svc:9000"
+def serve_endpoint(name: str, namespace: str, grpc_port: int = 9000) -> str:
+    """KubeRay names the Serve Service ``<rayservice>-serve-svc``; ``grpc_port`` is Serve's gRPC proxy there."""
+    return f"{name}-serve-svc.{namespace}.svc:{grpc_port}"
 
 
 def _quote(arg: str) -> str:

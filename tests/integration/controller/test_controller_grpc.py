@@ -46,12 +46,22 @@ def test_grpcurl_lists_submits_watches_and_cancels(grpcurl: str, controller, tin
     store = DatasetStore(ObjectStore(s3_settings))
     assert store.list_versions(f"{job_id}-crawl") == [dataset["version"]]
 
-    # A crawl of a missing repository fails and waits 60 s before its next attempt: cancel it then.
-    failing = {"crawl": {"repositories": ["/nonexistent/repo"]},
+    stub = jobs_pb2_grpc.JobServiceStub(controller.channel())
+    # A missing repository is a permanent error (NOT_FOUND): the stage fails at once, never retried.
+    missing = {"crawl": {"repositories": ["/nonexistent/repo"]}, "retry": {"max_attempts": 5}}
+    reply = _grpcurl(grpcurl, controller.address, f"{SERVICE}/SubmitJob", data={"spec": missing})
+    gone = json.loads(reply.stdout)["job"]["id"]
+    for event in stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=gone), timeout=60):
+        final_job = event.job
+    assert final_job.state == jobs_pb2.STATE_FAILED and final_job.stages[0].attempts == 1
+    assert "does not exist" in final_job.stages[0].message
+
+    # A host that does not resolve may resolve later (UNAVAILABLE): the stage waits 60 s for its next
+    # attempt; cancel it then.
+    failing = {"crawl": {"repositories": ["https://git.nonexistent.invalid/repo.git"]},
                "retry": {"max_attempts": 5, "initial_backoff_seconds": 60}}
     reply = _grpcurl(grpcurl, controller.address, f"{SERVICE}/SubmitJob", data={"spec": failing})
     other = json.loads(reply.stdout)["job"]["id"]
-    stub = jobs_pb2_grpc.JobServiceStub(controller.channel())
     for event in stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=other), timeout=60):
         if event.job.stages[0].HasField("next_attempt_time"):
             break
@@ -91,3 +101,31 @@ def test_bad_specs_unknown_ids_and_idempotency(grpcurl: str, controller, tiny_re
     assert first.created and not again.created and again.job.id == first.job.id
     listed = stub.ListJobs(jobs_pb2.ListJobsRequest(page_size=10))
     assert [j.id for j in listed.jobs].count(first.job.id) == 1
+    other_spec = jobs_pb2.JobSpec(crawl=jobs_pb2.CrawlConfig(repositories=[str(tiny_repo)], max_commits=3))
+    with pytest.raises(grpc.RpcError) as err:
+        stub.SubmitJob(jobs_pb2.SubmitJobRequest(spec=other_spec, idempotency_key="tiny-once"))
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert first.job.id in err.value.details() and "different spec" in err.value.details()
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"filter": {"input_dataset": "../x"}}, "spec.filter.input_dataset"),
+        ({"filter": {"input_dataset": "d", "config_yaml": "token_length: [1"}}, "spec.filter.config_yaml"),
+        ({"crawl": {"repositories": ["ext::sh -c id"]}}, "spec.crawl.repositories[0]"),
+        ({"crawl": {"repositories": ["/r"], "languages": ["Klingon"]}}, "spec.crawl.languages[0]"),
+        ({"crawl": {"repositories": ["/r"], "branch": "main..x"}}, "spec.crawl.branch"),
+        ({"train": {"dataset": "d", "learning_rate": "NaN"}}, "spec.train.learning_rate"),
+        ({"evaluate": {"endpoint": "h:1", "temperature": "Infinity"}}, "spec.evaluate.temperature"),
+        ({"name": "x\ny", "serve": {"model": "m"}}, "spec.name"),
+        ({"crawl": {"repositories": ["/r"], "profile": "best"}}, "spec.crawl.profile"),
+        ({"evaluate": {"endpoint": "h:1", "scoring": "lenient"}}, "spec.evaluate.scoring"),
+    ],
+)
+def test_submit_refuses_a_bad_spec_naming_the_field(grpcurl: str, controller, spec: dict, field: str) -> None:  # type: ignore[no-untyped-def]
+    shown = _grpcurl(grpcurl, controller.address, f"{SERVICE}/SubmitJob", data={"spec": spec})
+    assert shown.returncode != 0 and "Code: InvalidArgument" in shown.stderr, shown.stderr
+    assert f"Message: {field}" in shown.stderr, shown.stderr
+    stub = jobs_pb2_grpc.JobServiceStub(controller.channel())
+    assert list(stub.ListJobs(jobs_pb2.ListJobsRequest()).jobs) == []  # nothing was created

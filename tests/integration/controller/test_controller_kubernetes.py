@@ -23,6 +23,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+import yaml
 from controller_procs import make_repo
 
 from octopack.common.objectstore import S3Settings
@@ -340,3 +341,82 @@ async def test_restart_adopts_the_running_object_and_cancel_deletes_it(kmock: An
     assert cancelled.stages[0].attempts == 1  # the running RayJob was adopted: the same attempt
     assert cluster.alive(RAYJOBS) == [] and cluster.alive(JOBS) == []
     await second.stop()
+
+
+# ---- the chart's contract, end to end ---------------------------------------------------------------------
+
+
+def _chart(namespace: str) -> list[dict[str, Any]]:
+    from tests.chart.conftest import CHART, RELEASE, run_helm
+    from tests.conftest import tool
+
+    proc = run_helm(tool("helm"), "template", RELEASE, str(CHART), "--namespace", namespace)
+    assert proc.returncode == 0, proc.stderr
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def _chart_backend(
+    kmock: Any, docs: list[dict[str, Any]], outputs: dict[tuple[str, str], jobs_pb2.StageOutputs],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> KubernetesBackend:
+    """The backend as the chart configures it: the controller container's environment, its mounted templates."""
+    controller = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "octopack-controller")
+    container = controller["spec"]["template"]["spec"]["containers"][0]
+    configmap = next(d for d in docs if d["kind"] == "ConfigMap" and "rayjob.yaml" in d.get("data", {}))
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "rayjob-template")["mountPath"]
+    for key, text in configmap["data"].items():
+        (tmp_path / key).write_text(text)
+    for env in container["env"]:
+        if "value" in env:
+            value = env["value"].replace(mount, str(tmp_path)) if env["value"].startswith(mount) else env["value"]
+            monkeypatch.setenv(env["name"], value)
+    monkeypatch.setenv("OCTOPACK_CONTROLLER_NAMESPACE", NS)  # the pod's namespace (a fieldRef)
+    monkeypatch.setenv("OCTOPACK_CONTROLLER_KUBE_POLL_SECONDS", "0.02")
+    config = kubernetes.client.Configuration()
+    config.host = str(kmock.url).rstrip("/")
+    return KubernetesBackend(
+        kubernetes.client.ApiClient(config), ControllerSettings(), lambda j, s: outputs.get((j, s)), S3Settings()
+    )
+
+
+async def test_a_whole_job_refers_only_to_what_the_chart_and_kuberay_expose(
+    kmock: Any, cluster: Cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every address, port and Secret the controller and the objects it creates refer to exists in the chart
+    or among the Services KubeRay makes for its RayServices (the inference port on the serve Service)."""
+    from tests.chart import exposed, policy
+
+    docs = _chart(NS)
+    for dep in policy.executor_deployments(docs):  # the emulator has no label selectors: only the executors
+        stored = {**dep, "metadata": {**dep["metadata"], "namespace": NS}}
+        stored["spec"] = {"replicas": 1, **dep["spec"]}  # the API server's default where an HPA scales it
+        kmock.objects[DEPLOYMENTS, NS, dep["metadata"]["name"]] = stored
+    ctl = Controller(MemoryStore(), _chart_backend(kmock, docs, cluster.outputs, monkeypatch, tmp_path))
+    await ctl.start()
+    job, _ = await ctl.submit(_full_spec())
+    try:
+        final = await asyncio.wait_for(_final(ctl, job.id), 60)
+    except TimeoutError:
+        raise AssertionError([(st.kind, st.state, st.message) for st in (await ctl.get(job.id)).stages]) from None
+    assert final.state == S.STATE_SUCCEEDED, [st.message for st in final.stages]
+    await ctl.stop()
+
+    created = {f"{o['kind']}/{name}": o for name, o in cluster.seen.items()}
+    assert {o["kind"] for o in created.values()} == {"Job", "RayJob", "RayService"}
+    refs: dict[str, Any] = {f"{d['kind']}/{d['metadata']['name']}": d for d in docs if d["kind"] != "Service"}
+    refs.update(created)
+    refs["job outputs"] = [st.outputs.endpoint for st in final.stages]
+    found = exposed.Exposed().add_docs(docs, NS).add_docs(list(created.values()), NS)
+    assert exposed.missing(refs, found) == []
+    # What was checked: the controller's view of the inference service, the serve stage's endpoint, the
+    # executors the evaluate pod calls, the store and its credentials, the token.
+    seen = exposed.addresses(refs)
+    assert ("octopack-inference-serve-svc." + NS, 9000) in seen
+    assert (f"{job.id}-serve-serve-svc.{NS}", 9000) in seen
+    assert (f"octopack-executor-python.{NS}", 50052) in seen and (f"octopack-minio.{NS}", 9000) in seen
+    assert {("octopack-s3", "accessKey"), ("octopack-auth", "token")} <= exposed.secret_keys(created)
+    # Every pod the controller made is covered by the chart's NetworkPolicies.
+    pods = list(policy.pod_templates(list(created.values())))
+    assert len(pods) >= 6 and policy.check_ingress(docs, pods) == []
+    crawl = created[f"Job/{job.id}-crawl-1"]["spec"]["template"]
+    assert policy.check_fetch_egress(docs, crawl, "crawl stage", {443}) == []

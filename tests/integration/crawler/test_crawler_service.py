@@ -255,3 +255,35 @@ async def test_starts_racing_a_launch_adopt_it_and_never_launch_a_second_driver(
     finally:
         first.close()
         second.close()
+
+
+async def test_list_crawls_stays_under_the_client_limit_in_pages(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
+    """Three crawls of 256 repositories with 2 kB paths weigh about 5 MB together: the default
+    client (4 MiB) reads them in pages."""
+    settings = CrawlerSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=0.3)
+    running = await start_server(settings, [crawler_service(settings, s3_settings)])
+    try:
+        async with grpc.aio.insecure_channel(running.address) as channel:  # gRPC's default 4 MiB limit
+            stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
+            ids = []
+            for n in range(3):
+                repos = [f"/nonexistent/{n}-{i:03d}-" + "x" * 2000 for i in range(256)]
+                spec = pb.CrawlSpec(repositories=repos, dataset=f"big{n}")
+                crawl = (await stub.StartCrawl(pb.StartCrawlRequest(spec=spec))).crawl
+                ids.append(crawl.crawl_id)
+                await _watch(stub, crawl.crawl_id)
+            pages, token, seen = 0, "", []
+            while True:
+                reply = await stub.ListCrawls(pb.ListCrawlsRequest(page_token=token))
+                assert reply.ByteSize() < 4 * 1024 * 1024
+                seen += [c.crawl_id for c in reply.crawls]
+                assert all(c.progress.repositories_failed == 256 for c in reply.crawls)
+                pages += 1
+                token = reply.next_page_token
+                if not token:
+                    break
+            assert seen == ids[::-1] and pages >= 2  # newest first, nothing lost or repeated
+            one = await stub.ListCrawls(pb.ListCrawlsRequest(page_size=1))
+            assert [c.crawl_id for c in one.crawls] == [ids[-1]] and one.next_page_token
+    finally:
+        await running.stop(0)

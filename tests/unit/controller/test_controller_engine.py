@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from octopack.common.errors import InvalidArgument, NotFound
+from octopack.common.errors import AlreadyExists, InvalidArgument, NotFound
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends.base import Backend, StageContext
 from octopack.services.controller.engine import Controller
@@ -152,10 +152,19 @@ async def test_restart_resumes_without_rerunning_finished_stages() -> None:
 async def test_idempotency_key_returns_the_first_job() -> None:
     ctl = await _controller(MemoryStore(), _backend(Scripted(), Scripted()))
     first, created = await ctl.submit(_spec(), "nightly-2024-01-01")
-    again, created_again = await ctl.submit(_spec(max_attempts=9), "nightly-2024-01-01")
+    again, created_again = await ctl.submit(_spec(), "nightly-2024-01-01")
     assert created and not created_again and again.id == first.id
     other, _ = await ctl.submit(_spec(), "nightly-2024-01-02")
     assert other.id != first.id
+    await ctl.stop()
+
+
+async def test_idempotency_key_with_another_spec_names_the_existing_job() -> None:
+    ctl = await _controller(MemoryStore(), _backend(Scripted(), Scripted()))
+    first, _ = await ctl.submit(_spec(), "nightly-2024-01-01")
+    with pytest.raises(AlreadyExists, match=f"already created job {first.id} with a different spec"):
+        await ctl.submit(_spec(max_attempts=9), "nightly-2024-01-01")
+    assert [job.id for job in (await ctl.list([], 0, ""))[0]] == [first.id]
     await ctl.stop()
 
 

@@ -66,10 +66,20 @@ def test_stage_pod_reads_s3_credentials_from_the_secret_and_is_hardened() -> Non
 
 
 def test_serve_cluster_from_the_chart_replaces_the_built_in_one() -> None:
-    cluster = {"rayVersion": "2.60.0", "headGroupSpec": {"chart": True}}
-    service = m.ray_service("job-1-serve", "job-1", "img:1", "m@v1", 1, 64, cluster=cluster)
-    assert service["spec"]["rayClusterConfig"] == cluster
-    assert service["spec"]["rayClusterConfig"] is not cluster  # a copy: the loaded template stays as it is
+    head = {"name": "ray-head", "ports": [{"name": "gcs-server", "containerPort": 6379}]}
+    cluster = {"rayVersion": "2.60.0", "headGroupSpec": {"chart": True, "template": {"spec": {"containers": [head]}}}}
+    service = m.ray_service("job-1-serve", "job-1", "img:1", "m@v1", 1, 64, cluster=cluster, grpc_port=9100)
+    got = service["spec"]["rayClusterConfig"]
+    assert got["headGroupSpec"]["chart"] is True and got["rayVersion"] == "2.60.0"
+    assert cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"] == [
+        {"name": "gcs-server", "containerPort": 6379}]  # a copy: the loaded template stays as it is
+    # The Serve ports carry the names KubeRay puts on <name>-serve-svc, where serve_endpoint points.
+    ports = {p["name"]: p["containerPort"] for p in got["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert ports == {"gcs-server": 6379, "serve": 8000, "serve-grpc": 9100}
+    assert {p["name"]: p["port"] for p in service["spec"]["serveService"]["spec"]["ports"]} == {
+        "serve": 8000, "serve-grpc": 9100}
+    assert yaml.safe_load(service["spec"]["serveConfigV2"])["grpc_options"]["port"] == 9100
+    assert m.serve_endpoint("job-1-serve", "ns", 9100) == "job-1-serve-serve-svc.ns.svc:9100"
 
 
 def test_rayjob_template_keeps_its_cluster_and_gets_name_labels_entrypoint() -> None:

@@ -10,6 +10,7 @@ import pytest
 from octopack.common.errors import InvalidArgument
 from octopack.services.crawler.crawl import CrawlRequest
 from octopack.services.crawler.options import CrawlOptions
+from octopack.services.crawler.policy import NetworkPolicy
 from octopack.services.crawler.task import REPOS
 from tests.unit.crawler.conftest import crawl_here
 from tests.unit.crawler.gitrepo import Repo
@@ -39,13 +40,16 @@ def test_bad_repositories_are_recorded_and_the_others_finish(tmp_path: Path, sto
     (good.path / "sub").mkdir()
     inside = str(good.path / "sub")
     sources = [missing, str(not_git), str(good.path), "https://127.0.0.1:9/none.git", inside, str(good.path / ".git")]
-    crawl, table = crawl_here(sources, store, tmp_path / "w")
+    # Loopback is refused by default (see test_crawler_policy); allowed here to see a failed clone.
+    crawl, table = crawl_here(sources, store, tmp_path / "w", network=NetworkPolicy(allow_private=True))
     p = crawl.progress
     assert p.repositories_done == 2 and p.repositories_failed == 4
     assert "inside the Git repository" in p.errors[inside]
     assert "does not exist" in p.errors[missing]
     assert "not a Git repository" in p.errors[str(not_git)]
     assert "cannot clone" in p.errors["https://127.0.0.1:9/none.git"]
+    assert p.error_codes == {missing: "NOT_FOUND", str(not_git): "FAILED_PRECONDITION", inside: "FAILED_PRECONDITION",
+                             "https://127.0.0.1:9/none.git": "UNAVAILABLE"}
     rows = table.to_pylist()
     assert sorted(r["commit"] for r in rows) == sorted(shas)  # the .git folder is the same repository: a fork
     assert {len(r["repos"]) for r in rows} == {2}
