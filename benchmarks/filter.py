@@ -101,9 +101,8 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from octopack.services.filter.pipeline import run_local
+    from octopack.services.filter.pipeline import rebatch, run_local
     from octopack.services.filter.rules import build_rules
-    from octopack.services.filter.run import rebatch
     from octopack.services.filter.stats import FilterStats
     from octopack.services.filter.tokens import token_counter
 

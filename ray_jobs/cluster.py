@@ -1,14 +1,27 @@
-"""Connecting to Ray: a local single-machine instance by default, a cluster address in a RayJob."""
+"""Connecting to Ray: a local single-machine instance by default, a cluster address in a RayJob; Ray jobs
+submitted by id (and adopted by that id after a restart); a local Ray head on free loopback ports."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+
 log = logging.getLogger(__name__)
+#: Ray job states that do not change any more.
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 
 
 class RaySettings(BaseSettings):
@@ -69,3 +82,248 @@ def join_cluster(address: str) -> Any:
 def _endpoint(address: str) -> str:
     host, _, port = address.rpartition(":")
     return f"{'127.0.0.1' if host in ('localhost', '::1', '[::1]') else host}:{port}"
+
+
+def dashboard_url(address: str) -> str:
+    """``http://host:port`` of a Ray dashboard given as a URL or ``host:port``."""
+    address = address.strip().rstrip("/")
+    if not address:
+        raise FailedPrecondition("no Ray cluster configured: give the address of its dashboard (http://host:8265)")
+    if address.startswith("ray://") or address in {"auto", "local"}:
+        raise InvalidArgument(
+            f"Ray address {address!r}: Ray jobs are submitted to the cluster's dashboard, e.g. http://host:8265"
+        )
+    return address if "://" in address else f"http://{address}"
+
+
+@dataclass
+class RayJobClient:
+    """Ray jobs (the Job Submission API of the dashboard) addressed by submission id.
+
+    :meth:`submit` is idempotent by id: when a job with that id exists (still running, or finished) it is
+    left as it is and adopted, so a caller that lost track of its job (a restart) never starts it twice.
+    """
+
+    address: str
+    _client: Any = field(default=None, repr=False)
+
+    def _jobs(self) -> Any:
+        if self._client is None:
+            from ray.job_submission import JobSubmissionClient
+
+            try:
+                self._client = JobSubmissionClient(dashboard_url(self.address))
+            except (ConnectionError, OSError) as exc:
+                raise Unavailable(f"the Ray dashboard at {self.address} does not answer: {exc}") from exc
+        return self._client
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as exc:
+            text = str(exc)
+            if "does not exist" in text or "404" in text:
+                raise NotFound(f"Ray job {args[0] if args else ''} does not exist at {self.address}") from exc
+            raise Unavailable(f"Ray job API at {self.address}: {what} failed: {text[:500]}") from exc
+        except OSError as exc:  # requests' connection errors are OSErrors
+            raise Unavailable(f"the Ray dashboard at {self.address} does not answer: {exc}") from exc
+
+    def status(self, submission_id: str) -> str | None:
+        """``PENDING``, ``RUNNING``, ``SUCCEEDED``, ``FAILED`` or ``STOPPED``; None when Ray knows no such job."""
+        try:
+            return str(self._call("status", self._jobs().get_job_status, submission_id).value)
+        except NotFound:
+            return None
+
+    def info(self, submission_id: str) -> Any:
+        return self._call("info", self._jobs().get_job_info, submission_id)
+
+    def submit(
+        self, submission_id: str, entrypoint: str, env: dict[str, str] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> bool:
+        """Start the job unless one with this id exists; True when this call started it."""
+        if self.status(submission_id) is not None:
+            return False
+        runtime_env = {"env_vars": dict(env or {})}
+        try:
+            self._call(
+                "submit", self._jobs().submit_job, entrypoint=entrypoint, submission_id=submission_id,
+                runtime_env=runtime_env, metadata=metadata or {}, entrypoint_num_cpus=0,
+            )
+        except Unavailable:
+            if self.status(submission_id) is not None:
+                return False  # a racing caller submitted it first
+            raise
+        log.info("submitted Ray job %s: %s", submission_id, entrypoint[:200])
+        return True
+
+    def stop(self, submission_id: str) -> None:
+        """Ask the job to stop (its driver gets SIGTERM, later SIGKILL); nothing when it has ended."""
+        if self.status(submission_id) in (None, *TERMINAL):
+            return
+        self._call("stop", self._jobs().stop_job, submission_id)
+
+    def logs(self, submission_id: str) -> str:
+        return str(self._call("logs", self._jobs().get_job_logs, submission_id))
+
+    def delete(self, submission_id: str) -> None:
+        """Forget a finished job (its id can then be submitted again)."""
+        if self.status(submission_id) in TERMINAL:
+            self._call("delete", self._jobs().delete_job, submission_id)
+
+
+#: ``ray start`` options that take a port: every one gets a free port, so two heads on one machine never meet.
+_PORT_OPTIONS = (
+    "--port", "--dashboard-port", "--ray-client-server-port", "--dashboard-agent-listen-port",
+    "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port", "--node-manager-port",
+    "--object-manager-port",
+)
+
+
+#: Ray's start-up waits, raised for a busy machine: the raylet gives up on a slow dashboard agent (its port
+#: file) and on slow workers, which a machine running other heavy work at the same time can make take minutes.
+PATIENT = {
+    "RAY_agent_register_timeout_ms": "600000",
+    "RAY_raylet_start_wait_time_s": "600",
+    "RAY_worker_register_timeout_seconds": "600",
+    "RAY_gcs_rpc_server_connect_timeout_s": "60",
+}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalRayHead:
+    """A Ray head on this machine, every listener on loopback and on a free port (tests, benchmarks).
+
+    ``ray start --head --block`` runs in its own session; :meth:`stop` ends that session's process group
+    (the head's raylet, GCS, dashboard and workers), never another Ray on the machine.
+    """
+
+    num_cpus: int = 2
+    temp_dir: Path = field(default_factory=lambda: Path("/tmp") / f"ray-oct-{os.getpid()}")
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    object_store_bytes: int = 256 * 1024 * 1024
+    ports: dict[str, int] = field(default_factory=dict)
+    pid: int | None = None
+    #: Free ports for Ray Serve's gRPC and HTTP proxies, for callers that start Serve on this head.
+    serve_grpc_port: int = field(default_factory=_free_port)
+    serve_http_port: int = field(default_factory=_free_port)
+    _old_sessions: set[Path] = field(default_factory=set, repr=False)
+
+    @property
+    def gcs_address(self) -> str:
+        return f"127.0.0.1:{self.ports['--port']}"
+
+    @property
+    def dashboard(self) -> str:
+        return f"http://127.0.0.1:{self.ports['--dashboard-port']}"
+
+    def start(self, timeout: float = 300, attempts: int = 10) -> LocalRayHead:
+        """Start the head and wait until its node is up and its job API answers.
+
+        Ray gives its raylet 30 s to register and the raylet gives its dashboard agent about 15 s, which a
+        busy machine can miss: a head that exits during start-up, or is not up after ``timeout`` seconds,
+        is started again (on new ports), up to ``attempts`` times.
+        """
+        log_path = self.log_path or self.temp_dir.with_suffix(".log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, attempts + 1):
+            try:
+                started = self._start_once(log_path, timeout)
+            except BaseException:  # interrupted (a test timeout, Ctrl-C): leave no half-started head behind
+                self.stop()
+                raise
+            if started:
+                return self
+            log.warning("the Ray head exited during start-up (attempt %d of %d); see %s", attempt, attempts, log_path)
+        raise Unavailable(f"the Ray head did not start in {attempts} attempts; see {log_path}")
+
+    def _start_once(self, log_path: Path, timeout: float) -> bool:
+        low = _free_port()
+        self.ports = {}
+        for opt in _PORT_OPTIONS:
+            port = _free_port()
+            while low <= port <= low + 200 or port in self.ports.values():
+                port = _free_port()
+            self.ports[opt] = port
+        ray = str(Path(sys.executable).parent / "ray")
+        argv = [
+            ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1",
+            "--num-cpus", str(self.num_cpus), "--disable-usage-stats", "--include-dashboard", "true",
+            "--temp-dir", str(self.temp_dir), "--object-store-memory", str(self.object_store_bytes),
+            "--min-worker-port", str(low), "--max-worker-port", str(low + 200),
+        ]
+        for opt, port in self.ports.items():
+            argv += [opt, str(port)]
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        self._old_sessions = set(self.temp_dir.glob("session_2*"))
+        # A single-machine cluster: Ray keeps every listener on the node address (127.0.0.1) instead of
+        # the machine's outside address, and no other node may join.
+        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **PATIENT, **self.env}
+        with log_path.open("ab") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+        self.pid = proc.pid
+        deadline = time.monotonic() + timeout
+        client = RayJobClient(self.dashboard)
+        while True:
+            if proc.poll() is not None:
+                self.stop()
+                return False
+            with log_path.open("rb") as f:
+                f.seek(offset)
+                started = b"Ray runtime started" in f.read()
+            if started:
+                try:
+                    client._jobs().list_jobs()
+                    return True
+                except Exception:
+                    client._client = None
+            if self._raylet_died() or time.monotonic() > deadline:  # `ray start` can go on waiting: start again
+                self.stop()
+                return False
+            time.sleep(0.5)
+
+    def _raylet_died(self) -> bool:
+        """True when this start's raylet hit a fatal check (it gives its dashboard agent about 15 s to write
+        its port file, which a machine under heavy load can miss); ``ray start --block`` does not exit then."""
+        for session in set(self.temp_dir.glob("session_2*")) - self._old_sessions:
+            try:
+                if b"Check failed" in (session / "logs" / "raylet.out").read_bytes():
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def stop(self) -> None:
+        """End the head's process group: SIGTERM (Ray's ``--block`` head then stops its cluster), then SIGKILL."""
+        if self.pid is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if not _group_alive(self.pid):
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, sig)
+            deadline = time.monotonic() + wait
+            while _group_alive(self.pid) and time.monotonic() < deadline:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self.pid, os.WNOHANG)
+                time.sleep(0.2)
+        self.pid = None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

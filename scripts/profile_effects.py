@@ -37,37 +37,14 @@ from octopack.services.filter.rules import build_rules  # noqa: E402
 from octopack.services.filter.stats import FilterStats  # noqa: E402
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.batches: list[Any] = []
+def crawl(repo: Path, work: Path, store: Any, **options: Any) -> pa.Table:
+    """The samples of ``repo`` under ``options``, crawled in this process into a version of ``store``."""
+    from octopack.services.crawler.runner import LocalRunner
 
-    def write(self, data: Any) -> None:
-        self.batches.append(data)
-
-    def commit(self, **_: Any) -> str:
-        return "v1"
-
-    def abort(self) -> None:
-        self.batches = []
-
-
-class _Store:
-    """Keeps the crawl's one version in memory."""
-
-    def __init__(self) -> None:
-        self.writer = _Writer()
-
-    def create_version(self, name: str, version: Any = None, **_: Any) -> _Writer:
-        return self.writer
-
-
-def crawl(repo: Path, work: Path, **options: Any) -> pa.Table:
-    from octopack.services.crawler.samples import SAMPLE_SCHEMA
-
-    store = _Store()
-    request = CrawlRequest([str(repo)], "effects", CrawlOptions(licenses=(), **options))
-    Crawl(request, work, workers=1).run(store)
-    return pa.Table.from_batches(store.writer.batches, schema=SAMPLE_SCHEMA)
+    request = CrawlRequest([str(repo)], "effects", CrawlOptions(licenses=(), **options)).validate()
+    progress = Crawl(request, store.stage("effects", request.default_run_id()),
+                     LocalRunner(1, cache_dir=str(work / "cache"))).run()
+    return store.read_table("effects", progress.version)
 
 
 def filtered(table: pa.Table, tokenizer: str, **config: Any) -> tuple[set[tuple[str, str]], list[int]]:
@@ -108,40 +85,55 @@ def main() -> int:
         from octopack.models.default import default_tokenizer_path
 
         args.tokenizer = str(default_tokenizer_path())
+    from octopack.common.objectstore import ObjectStore
+    from octopack.common.s3server import LocalS3Server
+    from octopack.datasets.store import DatasetStore
+
     with tempfile.TemporaryDirectory(prefix="profile-effects-") as name:
         tmp = Path(name)
-        for repo_name, repo in _repos(args.repositories, tmp):
-            paper = crawl(repo, tmp / f"{repo_name}-paper")
-            improved = crawl(repo, tmp / f"{repo_name}-improved", profile="improved")
-            print(f"\n## {repo_name}\n\ncrawl: paper {paper.num_rows} samples, improved {improved.num_rows}\n")
-            print("| crawl correction | samples | kept (+) / dropped (-) against paper |\n|---|---|---|")
-            base = _keys(paper)
-            for correction in CRAWL_CORRECTIONS:
-                single = crawl(repo, tmp / f"{repo_name}-{correction}", corrections={correction: True})
-                print(f"| `{correction}` | {single.num_rows} | {_delta(base, _keys(single))} |")
-            kept_paper, drops_paper = filtered(paper, args.tokenizer)
-            kept_improved, drops_improved = filtered(improved, args.tokenizer, profile="improved")
-            print(f"\nCommitPackFT: paper (crawl and filter) keeps {len(kept_paper)} of {paper.num_rows}, "
-                  f"improved {len(kept_improved)} of {improved.num_rows}\n")
-            print("| rule | dropped (paper) | dropped (improved) |\n|---|---|---|")
-            for number, (a, b) in enumerate(zip(drops_paper, drops_improved, strict=True), start=1):
-                print(f"| {number} | {a} | {b} |")
-            # Without rule 8 many more rows reach the later rules: their corrections show there.
-            no_tokens = {"token_length": {"enabled": False}}
-            loose, loose_drops = filtered(paper, "", **no_tokens)
-            print(f"\nOne filter correction on the paper crawl (paper keeps {len(kept_paper)}; without rule 8 "
-                  f"{len(loose)}):\n")
-            print("| filter correction | rule | its rule drops (paper -> with it) | kept (+) / dropped (-) | "
-                  "without rule 8: its rule drops | without rule 8: kept (+) / dropped (-) |\n"
-                  "|---|---|---|---|---|---|")
-            for correction, (rule, _) in FILTER_CORRECTIONS.items():
-                kept, drops = filtered(paper, args.tokenizer, corrections={correction: True})
-                loose_kept, loose_with = filtered(paper, "", corrections={correction: True}, **no_tokens)
-                at = rule - 1 if rule < 8 else rule - 2  # rule 8 is not in the list without it
-                print(f"| `{correction}` | {rule} | {drops_paper[rule - 1]} -> {drops[rule - 1]} | "
-                      f"{_delta(kept_paper, kept)} | {loose_drops[at]} -> {loose_with[at]} | "
-                      f"{_delta(loose, loose_kept)} |")
+        server = LocalS3Server(tmp / "s3").start()  # the crawl writes its samples to S3, as everywhere
+        s3 = server.settings(bucket="effects")
+        ObjectStore(s3).ensure_bucket()
+        store = DatasetStore.from_settings(s3)
+        try:
+            _report(args, tmp, store)
+        finally:
+            server.stop()
     return 0
+
+
+def _report(args: argparse.Namespace, tmp: Path, store: Any) -> None:
+    for repo_name, repo in _repos(args.repositories, tmp):
+        paper = crawl(repo, tmp / f"{repo_name}-paper", store)
+        improved = crawl(repo, tmp / f"{repo_name}-improved", store, profile="improved")
+        print(f"\n## {repo_name}\n\ncrawl: paper {paper.num_rows} samples, improved {improved.num_rows}\n")
+        print("| crawl correction | samples | kept (+) / dropped (-) against paper |\n|---|---|---|")
+        base = _keys(paper)
+        for correction in CRAWL_CORRECTIONS:
+            single = crawl(repo, tmp / f"{repo_name}-{correction}", store, corrections={correction: True})
+            print(f"| `{correction}` | {single.num_rows} | {_delta(base, _keys(single))} |")
+        kept_paper, drops_paper = filtered(paper, args.tokenizer)
+        kept_improved, drops_improved = filtered(improved, args.tokenizer, profile="improved")
+        print(f"\nCommitPackFT: paper (crawl and filter) keeps {len(kept_paper)} of {paper.num_rows}, "
+              f"improved {len(kept_improved)} of {improved.num_rows}\n")
+        print("| rule | dropped (paper) | dropped (improved) |\n|---|---|---|")
+        for number, (a, b) in enumerate(zip(drops_paper, drops_improved, strict=True), start=1):
+            print(f"| {number} | {a} | {b} |")
+        # Without rule 8 many more rows reach the later rules: their corrections show there.
+        no_tokens = {"token_length": {"enabled": False}}
+        loose, loose_drops = filtered(paper, "", **no_tokens)
+        print(f"\nOne filter correction on the paper crawl (paper keeps {len(kept_paper)}; without rule 8 "
+              f"{len(loose)}):\n")
+        print("| filter correction | rule | its rule drops (paper -> with it) | kept (+) / dropped (-) | "
+              "without rule 8: its rule drops | without rule 8: kept (+) / dropped (-) |\n"
+              "|---|---|---|---|---|---|")
+        for correction, (rule, _) in FILTER_CORRECTIONS.items():
+            kept, drops = filtered(paper, args.tokenizer, corrections={correction: True})
+            loose_kept, loose_with = filtered(paper, "", corrections={correction: True}, **no_tokens)
+            at = rule - 1 if rule < 8 else rule - 2  # rule 8 is not in the list without it
+            print(f"| `{correction}` | {rule} | {drops_paper[rule - 1]} -> {drops[rule - 1]} | "
+                  f"{_delta(kept_paper, kept)} | {loose_drops[at]} -> {loose_with[at]} | "
+                  f"{_delta(loose, loose_kept)} |")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from octopack.common.objectstore import S3Settings
     from octopack.common.s3server import LocalS3Server
+    from octopack.ray_jobs.cluster import LocalRayHead
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -101,6 +102,24 @@ def s3_settings(s3: LocalS3Server, request: pytest.FixtureRequest) -> S3Settings
     settings = s3.settings(bucket=f"t-{stem}-{uuid.uuid4().hex[:8]}")
     ObjectStore(settings).ensure_bucket()
     return settings
+
+
+@pytest.fixture(scope="session")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayHead]:
+    """A Ray head (with its dashboard's job API) on free loopback ports, one per pytest run.
+
+    The crawler and filter services submit their Ray jobs to ``.dashboard``; ``.gcs_address`` joins it as a
+    driver. Started on first use (15-40 s), its process group ended at the end of the run.
+    """
+    pytest.importorskip("ray", reason="needs the [train] extra (Ray)")
+    from octopack.ray_jobs.cluster import LocalRayHead
+
+    head = LocalRayHead(num_cpus=2, temp_dir=Path(f"/tmp/ray-t{uuid.uuid4().hex[:6]}"),
+                        log_path=tmp_path_factory.mktemp("ray") / "ray.log")
+    head.start()
+    yield head
+    head.stop()
+    shutil.rmtree(head.temp_dir, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

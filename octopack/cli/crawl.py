@@ -10,7 +10,9 @@ from typing import Any
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crawl", help="crawl Git repositories (URLs or paths) into a CommitPack dataset version")
-    p.add_argument("repositories", nargs="+", metavar="REPO", help="Git URL or local path")
+    p.add_argument("repositories", nargs="*", metavar="REPO", help="Git URL or local path")
+    p.add_argument("--repos-file", type=Path, default=None, metavar="FILE",
+                   help="more repositories: one URL or path a line, '#' starts a comment")
     p.add_argument("--dataset", required=True, help="output dataset name (a new version is written)")
     p.add_argument("--branch", default="", help="branch to walk (default: each repository's HEAD)")
     p.add_argument("--since", default="", help="only commits committed on or after this ISO date")
@@ -27,20 +29,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="turn one correction on (repeat; names in docs/commits.md)")
     p.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
                    help="turn one correction off (repeat)")
-    p.add_argument("--ray-address", default="", help="crawl repositories as Ray tasks on this cluster")
+    p.add_argument("--ray-address", default="",
+                   help="crawl as Ray tasks on this cluster (its GCS host:port, or 'local' for a private Ray)")
     p.add_argument("--workers", type=int, default=0, help="local processes (default: OCTOPACK_CRAWLER_WORKERS)")
-    p.add_argument("--work-dir", type=Path, default=None, help="clones and checkpoints (OCTOPACK_CRAWLER_WORK_DIR)")
-    p.add_argument("--fresh", action="store_true", help="ignore checkpoints of an earlier identical crawl")
+    p.add_argument("--work-dir", type=Path, default=None, help="bare mirrors kept between crawls (OCTOPACK_CRAWLER_WORK_DIR)")
+    p.add_argument("--run-id", default="", help="name the run: the same id resumes it (default: derived from the request)")
+    p.add_argument("--fresh", action="store_true", help="a new run even when an identical crawl ran before")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from octopack.common.errors import InvalidArgument
     from octopack.datasets.store import DatasetStore
+    from octopack.services.crawler.convert import options_from
     from octopack.services.crawler.crawl import Crawl, CrawlRequest
-    from octopack.services.crawler.options import CrawlOptions
+    from octopack.services.crawler.driver import describe
+    from octopack.services.crawler.runner import LocalRunner, RayRunner, Runner
     from octopack.services.crawler.settings import CrawlerSettings
+    from octopack.services.crawler.sources import read_lines
 
     settings = CrawlerSettings()
     options: dict[str, Any] = {
@@ -52,29 +60,25 @@ def run(args: argparse.Namespace) -> int:
         options["licenses"] = ()
     elif args.licenses is not None:
         options["licenses"] = tuple(args.licenses)
-    request = CrawlRequest(args.repositories, args.dataset, _options(CrawlOptions, options), args.ray_address,
-                           args.fresh)
-    crawl = Crawl(request, args.work_dir or settings.work_dir, args.workers or settings.workers)
+    sources = list(args.repositories) + (read_lines(args.repos_file) if args.repos_file else [])
+    if not sources:
+        raise InvalidArgument("give at least one REPO or a --repos-file with repositories in it")
+    request = CrawlRequest(sources, args.dataset, options_from(options, "--"), fresh=args.fresh).validate()
     store = DatasetStore.from_settings(root=settings.datasets_root)
+    area = store.stage(request.dataset, args.run_id or request.default_run_id(), description=describe(request))
+    work_dir = args.work_dir or settings.work_dir
+    runner: Runner = (
+        RayRunner(args.ray_address) if args.ray_address
+        else LocalRunner(args.workers or settings.workers, cache_dir=str(work_dir / "cache"))
+    )
+    crawl = Crawl(request, area, runner, partition_bytes=settings.partition_bytes)
     console = Console(stderr=True)
-    _follow(crawl, store, console)
+    _follow(crawl, console)
     _summary(crawl, console)
     return 1 if crawl.progress.repositories_failed and not crawl.progress.repositories_done else 0
 
 
-def _options(cls: Any, values: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    from octopack.common.errors import InvalidArgument
-
-    try:
-        return cls(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidArgument(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from exc
-
-
-def _follow(crawl: Any, store: Any, console: Any) -> None:
+def _follow(crawl: Any, console: Any) -> None:
     """Run the crawl in a thread and draw its progress until it ends; re-raise its error."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -82,7 +86,7 @@ def _follow(crawl: Any, store: Any, console: Any) -> None:
 
     def target() -> None:
         try:
-            crawl.run(store)
+            crawl.run()
         except BaseException as exc:
             errors.append(exc)
 
@@ -90,15 +94,17 @@ def _follow(crawl: Any, store: Any, console: Any) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[detail]}"))
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("repositories", total=crawl.progress.repositories_total, detail="")
+        task = bar.add_task("repositories", total=None, detail="")
         thread.start()
         while thread.is_alive():
             thread.join(0.3)
             with crawl.lock:
                 p = crawl.progress
-                commits, samples, _ = p.totals()
                 done = p.repositories_done + p.repositories_failed
-            bar.update(task, completed=done, detail=f"{commits:,} commits, {samples:,} samples")
+                detail = (f"{p.phase}: {p.repositories_failed:,} failed, {p.commits_seen:,} commits "
+                          f"({p.commits_per_second:,.0f}/s), {p.samples_emitted:,} samples")
+                total = p.repositories_total or None
+            bar.update(task, completed=done, total=total, detail=detail)
     if errors:
         raise errors[0]
 
@@ -118,7 +124,7 @@ def _summary(crawl: Any, console: Any) -> None:
     options = crawl.request.options
     console.print(f"profile {options.profile}; corrections: {', '.join(options.active_corrections()) or 'none'}")
     console.print(
-        f"crawl {crawl.crawl_id}: {p.repositories_done} repositories done ({p.repositories_resumed} from "
-        f"checkpoints), {p.repositories_failed} failed, {p.commits_seen:,} commits, "
+        f"crawl {crawl.run_id}: {p.repositories_done} repositories done ({p.repositories_resumed} from an earlier "
+        f"run), {p.repositories_failed} failed, {p.commits_seen:,} commits ({p.commits_per_second:,.0f}/s), "
         f"{p.samples_written:,} samples -> [bold]{crawl.request.dataset}@{p.version}[/bold]"
     )

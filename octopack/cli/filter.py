@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="turn one correction on (repeat; names in docs/commits.md)")
     p.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
                    help="turn one correction off (repeat)")
-    p.add_argument("--ray-address", default="", help="run on Ray Data on this cluster")
+    p.add_argument("--ray-address", default="",
+                   help="filter the shards with Ray Data on this cluster (its GCS host:port, or 'local' for a private Ray)")
+    p.add_argument("--run-id", default="", help="name the run: the same id resumes it (default: derived from the request)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from octopack.datasets.store import DatasetStore
     from octopack.services.filter.config import FilterConfig, load_config
+    from octopack.services.filter.pipeline import LocalShardRunner, RayShardRunner, ShardRunner
     from octopack.services.filter.run import FilterRequest, FilterRun
     from octopack.services.filter.settings import FilterSettings
 
@@ -51,28 +54,31 @@ def run(args: argparse.Namespace) -> int:
     config = apply_profile(config, args.profile, args.with_corrections, args.without_corrections)
     config.tokenizer = args.tokenizer or config.tokenizer or settings.tokenizer
     store = DatasetStore.from_settings(root=settings.datasets_root)
-    filter_run = FilterRun(FilterRequest(args.source, args.out, config, args.ray_address), store)
+    filter_run = FilterRun(FilterRequest(args.source, args.out, config), store, args.run_id)
+    driver = filter_run.driver()
+    runner: ShardRunner = RayShardRunner(args.ray_address) if args.ray_address else LocalShardRunner()
     console = Console(stderr=True)
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            filter_run.run()
+            driver.run(runner)
         except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=target, name="filter", daemon=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task(f"filter {filter_run.manifest.ref}", total=filter_run.rows_total)
+        task = bar.add_task(f"filter {filter_run.manifest.ref}", total=driver.rows_total)
         thread.start()
         while thread.is_alive():
             thread.join(0.3)
-            bar.update(task, completed=filter_run.rows_done)
+            bar.update(task, completed=driver.rows_done)
     if errors:
         raise errors[0]
-    Console().print(filter_run.stats.render())
+    assert driver.stats is not None
+    Console().print(driver.stats.render())
     corrections = ", ".join(config.active_corrections()) or "none"
-    console.print(f"{filter_run.stats.rows_out:,} of {filter_run.stats.rows_in:,} rows kept -> "
-                  f"[bold]{filter_run.output}[/bold] (profile {config.profile}; corrections: {corrections})")
+    console.print(f"{driver.stats.rows_out:,} of {driver.stats.rows_in:,} rows kept -> "
+                  f"[bold]{driver.output}[/bold] (profile {config.profile}; corrections: {corrections})")
     return 0

@@ -385,6 +385,22 @@ def repository(value: str) -> None:
             raise ValueError(f"{_short(value)} has no host")
 
 
+def object_key(value: str) -> None:
+    """An object of the store's bucket as a request names it: ``KEY`` or ``s3://BUCKET/KEY`` (which bucket
+    is checked by the server, which knows its own)."""
+    key = value
+    if value.startswith("s3://"):
+        bucket, _, key = value[len("s3://"):].partition("/")
+        if re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket) is None:
+            raise ValueError(f"{_short(value)} does not name a bucket: use s3://BUCKET/KEY or a KEY of the bucket")
+    elif "://" in value:
+        raise ValueError(f"{_short(value)} is not an object of the bucket: use s3://BUCKET/KEY or KEY")
+    if not key or key.startswith("/") or key.endswith("/"):
+        raise ValueError(f"{_short(value)} does not name an object: give its key, e.g. lists/repos.txt")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValueError(f"{_short(value)}: the key has an empty, '.' or '..' component")
+
+
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 

@@ -16,7 +16,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from octopack.common.errors import InvalidArgument
+from octopack.common.errors import DataLoss, InvalidArgument
 
 if TYPE_CHECKING:
     from octopack.datasets.store import DatasetStore
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def collect_garbage(store: DatasetStore, older_than: timedelta) -> dict[str, Any]:
-    """Remove stale uncommitted versions, and shards that a committed manifest does not list.
+    """Remove stale uncommitted versions, shards that a committed manifest does not list, and run
+    records (see :mod:`.staging`) whose version is gone.
 
     Returns ``{"removed_versions": ["name@version", ...], "removed_objects": N}``.
     """
@@ -58,6 +59,27 @@ def collect_garbage(store: DatasetStore, older_than: timedelta) -> dict[str, Any
                 store.objects.delete(key)
             removed += len(keys)
             removed_versions.append(f"{name}@{version}")
+        removed += _stale_run_records(store, name)
     if removed_versions:
         log.info("gc removed uncommitted versions: %s", ", ".join(removed_versions))
     return {"removed_versions": removed_versions, "removed_objects": removed}
+
+
+def _stale_run_records(store: DatasetStore, name: str) -> int:
+    """Remove the run records of ``name`` whose staged version is gone (see :meth:`DatasetStore.find_run`)."""
+    from octopack.datasets.staging import RUNS
+
+    try:
+        prefix = f"{store.dataset_prefix(name)}{RUNS}/"
+    except InvalidArgument:
+        return 0
+    removed = 0
+    for obj in list(store.objects.list(prefix)):
+        run_id = obj.key[len(prefix):].removesuffix(".json")
+        try:
+            if store.find_run(name, run_id) is None:
+                removed += 1
+        except (InvalidArgument, DataLoss):
+            store.objects.delete(obj.key)
+            removed += 1
+    return removed

@@ -6,6 +6,7 @@ Layout under ``<root>/`` (default ``datasets/``)::
     <name>/<version>/_writer.json             reservation of the version by one writer
     <name>/<version>/part-00000-<id>.parquet  shards (zstd), invisible until the manifest exists
     <name>/<version>/_manifest.json           the commit: schema, shards + sha256, lineage
+    <name>/_runs/<run id>.json                the version a run staged (see :mod:`.staging`)
 
 A version exists for readers only once ``_manifest.json`` does; it is written last, with
 ``If-None-Match: *``, so a version is committed at most once. Names starting with ``_`` are
@@ -20,6 +21,7 @@ import logging
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,16 +30,18 @@ from typing import Any
 
 import pyarrow as pa
 
+from octopack.common.background import check_run_id
 from octopack.common.errors import AlreadyExists, DataLoss, FailedPrecondition, InvalidArgument, NotFound
 from octopack.common.objectstore import ConditionFailed, ObjectStore, S3Settings
 from octopack.datasets import metrics
 from octopack.datasets import shards as shardio
-from octopack.datasets.manifest import Manifest
+from octopack.datasets.manifest import Manifest, ShardInfo
 from octopack.datasets.names import NAME_RULE, check_name, check_version, parse_ref, version_number
 from octopack.datasets.shards import ShardPolicy
+from octopack.datasets.staging import RUNS, StagingArea, area_from_doc
 from octopack.datasets.writer import VersionWriter
 
-__all__ = ["DatasetStore", "Manifest", "VersionWriter", "parse_ref"]
+__all__ = ["DatasetStore", "Manifest", "StagingArea", "VersionWriter", "parse_ref"]
 
 log = logging.getLogger(__name__)
 MANIFEST = "_manifest.json"
@@ -83,6 +87,9 @@ class DatasetStore:
     def manifest_key(self, name: str, version: str) -> str:
         return self.version_prefix(name, version) + MANIFEST
 
+    def run_key(self, name: str, run_id: str) -> str:
+        return f"{self.dataset_prefix(name)}{RUNS}/{check_run_id(run_id)}.json"
+
     # -- writing --------------------------------------------------------------------------------
 
     def create_version(
@@ -123,6 +130,92 @@ class DatasetStore:
             policy=policy or self.policy,
             schema=schema,
         )
+
+    def stage(
+        self, name: str, run_id: str, *, parents: Sequence[str] = (), job_id: str = "", description: str = ""
+    ) -> StagingArea:
+        """The staging area of run ``run_id``: the version reserved for it earlier, else a new one (``vN``).
+
+        Workers write shards into it and the driver commits it (see :mod:`.staging`). A run whose version
+        was committed gets its area back too: :meth:`StagingArea.committed` then returns the manifest.
+        """
+        key = self.run_key(check_name(name), run_id)
+        for _ in range(5):
+            found = self.find_run(name, run_id)
+            if found is not None:
+                return found
+            resolved = [self.get_manifest(*parse_ref(ref)).ref for ref in parents]
+            writer_id = uuid.uuid4().hex
+            version = self._reserve_next(name, writer_id)
+            area = StagingArea(
+                s3=self.objects.settings, root=self.root, name=name, version=version, writer_id=writer_id,
+                run_id=run_id, parents=tuple(resolved), job_id=job_id or run_id, description=description,
+                policy=self.policy,
+            )
+            try:
+                self._put_once(key, json.dumps(area.to_doc()).encode())
+            except ConditionFailed:
+                # Another driver of the same run recorded its reservation first: use that one.
+                self._release(name, version, writer_id, [])
+                continue
+            log.info("run %s stages %s@%s", run_id, name, version)
+            return area
+        raise FailedPrecondition(f"could not record the staging area of run {run_id} of {name!r}")
+
+    def abort_run(self, name: str, run_id: str, late_writes_s: float = 0.0) -> bool:
+        """Remove what run ``run_id`` staged for ``name`` unless it is committed; True when something was staged.
+
+        ``late_writes_s``: sweep the area again after that many seconds, for a run whose workers were just
+        stopped (an upload already under way can still land after the first sweep). The version is not
+        given out again (versions come from the counter), so the second sweep removes only the run's objects.
+        """
+        area = self.find_run(name, run_id)
+        if area is None or area.committed() is not None:
+            return False
+        area.abort()
+        if late_writes_s > 0:
+            time.sleep(late_writes_s)
+            self.objects.delete_prefix(area.prefix)
+        return True
+
+    def find_run(self, name: str, run_id: str) -> StagingArea | None:
+        """The staging area recorded for ``run_id`` while it is still staged or committed; None otherwise.
+
+        A record whose version lost its reservation without being committed (removed by garbage
+        collection, or aborted half-way) is stale: it is deleted and None returned.
+        """
+        key = self.run_key(name, run_id)
+        try:
+            doc = json.loads(self.objects.get(key))
+        except NotFound:
+            return None
+        except ValueError as exc:
+            raise DataLoss(f"the run record {key} is unreadable: {exc}") from exc
+        area = area_from_doc(self, name, doc)
+        if area.committed() is not None:
+            return area
+        try:
+            self._check_reservation(name, area.version, area.writer_id)
+        except FailedPrecondition:
+            log.warning("run record %s is stale (its version %s is gone): removing it", key, area.version)
+            self.objects.delete(key)
+            return None
+        return area
+
+    def publish(self, manifest: Manifest) -> None:
+        """Write ``manifest`` (the commit) if its writer still holds the reservation; a version is written once."""
+        self._check_reservation(manifest.name, manifest.version, manifest.writer_id)
+        try:
+            self.objects.put(
+                self.manifest_key(manifest.name, manifest.version),
+                manifest.to_json(),
+                content_type="application/json",
+                if_absent=True,
+            )
+        except ConditionFailed as exc:
+            raise FailedPrecondition(f"{manifest.ref} is already committed; a version is written once") from exc
+        metrics.COMMITS.inc()
+        metrics.ROWS_WRITTEN.inc(manifest.num_rows)
 
     def _reserve(self, name: str, version: str, writer_id: str) -> None:
         doc = {
@@ -264,18 +357,27 @@ class DatasetStore:
                 del data
                 log.debug("read %s", shard.key)
 
+    def read_shard(
+        self, shard: ShardInfo, schema: pa.Schema, ref: str, columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of one shard of ``ref`` (a worker's share of a version), checked against its sha256."""
+        data = self._fetch_shard(shard, ref)
+        yield from shardio.decode(data, _project(schema, columns, ref), self.read_batch_rows)
+
     def _fetch(self, manifest: Manifest, index: int) -> bytes:
-        shard = manifest.shards[index]
+        return self._fetch_shard(manifest.shards[index], manifest.ref)
+
+    def _fetch_shard(self, shard: ShardInfo, ref: str) -> bytes:
         try:
             data = self.objects.get(shard.key)
         except NotFound:
             metrics.SHARD_FAILURES.labels("missing").inc()
             raise DataLoss(
-                f"shard {shard.key} of {manifest.ref} is missing from s3://{self.objects.bucket}; "
+                f"shard {shard.key} of {ref} is missing from s3://{self.objects.bucket}; "
                 "restore it or delete the version"
             ) from None
         try:
-            shardio.verify(data, key=shard.key, sha256=shard.sha256, size=shard.bytes, ref=manifest.ref)
+            shardio.verify(data, key=shard.key, sha256=shard.sha256, size=shard.bytes, ref=ref)
         except DataLoss:
             metrics.SHARD_FAILURES.labels("corrupt").inc()
             raise

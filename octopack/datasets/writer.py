@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import pyarrow as pa
 
 from octopack.common.errors import FailedPrecondition, InvalidArgument
-from octopack.common.objectstore import ConditionFailed
 from octopack.datasets import metrics
 from octopack.datasets import shards as shardio
 from octopack.datasets.manifest import Lineage, Manifest, ShardInfo
@@ -176,20 +175,13 @@ class VersionWriter:
             writer_id=self.writer_id,
             profile=profile,
         )
-        self.store._check_reservation(self.name, self.version, self.writer_id)
         try:
-            self.store.objects.put(
-                self.store.manifest_key(self.name, self.version),
-                manifest.to_json(),
-                content_type="application/json",
-                if_absent=True,
-            )
-        except ConditionFailed as exc:
-            self.state = "failed"
-            raise FailedPrecondition(f"{self.ref} is already committed; a version is written once") from exc
+            self.store.publish(manifest)
+        except FailedPrecondition:
+            if self.store.objects.exists(self.store.manifest_key(self.name, self.version)):
+                self.state = "failed"
+            raise
         self.state = "committed"
-        metrics.COMMITS.inc()
-        metrics.ROWS_WRITTEN.inc(manifest.num_rows)
         log.info("committed %s: %d rows in %d shards", self.ref, manifest.num_rows, len(self.shards))
         return manifest
 

@@ -202,6 +202,11 @@ class Stack:
         if "ray" in comps:
             env["RAY_ADDRESS"] = comps["ray"].address
             env.update(self.ray_env())
+            # Crawls, filter runs and the controller's train/serve/evaluate are Ray jobs (the dashboard's job API).
+            dashboard = f"http://{comps['ray'].extra['dashboard']}"
+            for prefix in ("OCTOPACK_CRAWLER_", "OCTOPACK_FILTER_"):
+                env[f"{prefix}RAY_ADDRESS"] = dashboard
+            env["OCTOPACK_CONTROLLER_RAY_DASHBOARD_ADDRESS"] = dashboard
         return env
 
     def _controller_env(self, comps: dict[str, Component]) -> dict[str, str]:

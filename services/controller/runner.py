@@ -1,10 +1,12 @@
 """Drives one job through its stages: attempts, retries with exponential back-off, cancellation.
 
-Invariants that make a restart safe:
+Invariants that make a restart exact:
 - a stage's outputs are written in the same document write that marks it succeeded, so a succeeded
   stage is never run again;
-- a stage found ``running`` after a restart is attempted again; runners are idempotent by job id
-  (deterministic output names), so the new attempt finds and returns what the old one produced.
+- an attempt's number is stored (the stage ``running``) before its work starts, and the work is named by
+  a run id derived from the job, the stage and that number (``<job>-<stage>-<attempt>``); a stage found
+  ``running`` after a restart goes on with the same attempt, so its runner asks for the same run and
+  adopts it (running in a service or on Ray, or finished) instead of starting it again.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ async def run_job(ctl: Controller, entry: Entry) -> None:
 async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
     """Attempt stage ``index`` until it succeeds (True) or fails for good (False)."""
     max_attempts = specs.retry_policy(entry.job.spec)[0]
+    # Found running: a restart interrupted this attempt, whose work goes on under its run id.
+    resumed = entry.job.stages[index].state == S.STATE_RUNNING and entry.job.stages[index].attempts > 0
     while True:
         stage = entry.job.stages[index]
         wait = stage.next_attempt_time.ToNanoseconds() / 1e9 - ctl.now() if stage.HasField("next_attempt_time") else 0
@@ -59,18 +63,22 @@ async def _run_stage(ctl: Controller, entry: Entry, index: int) -> bool:
         kind = stage.kind
         name = stage_name(kind)
 
-        def begin(job: jobs_pb2.Job) -> None:
+        def begin(job: jobs_pb2.Job, resumed: bool = resumed) -> None:
             st = job.stages[index]
             st.state = S.STATE_RUNNING
-            st.attempts += 1
-            st.progress = 0.0
-            st.message = f"attempt {st.attempts}"
+            if resumed:
+                st.message = f"attempt {st.attempts} resumed"
+            else:
+                st.attempts += 1
+                st.progress = 0.0
+                st.message = f"attempt {st.attempts}"
             st.ClearField("next_attempt_time")
             if not st.HasField("start_time"):
                 _stamp(st.start_time, ctl.now())
             job.state = S.STATE_RUNNING
 
-        await ctl.commit(entry, begin, kind, f"{name} started")
+        await ctl.commit(entry, begin, kind, f"{name} {'resumed' if resumed else 'started'}")
+        resumed = False
         attempt = entry.job.stages[index].attempts
         ctx = StageContext(
             job_id=entry.job.id,

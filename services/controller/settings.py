@@ -31,8 +31,8 @@ class ControllerSettings(ServerSettings):
     work_dir: Path = Field(
         Path(".octopack/work"), description="Scratch space of the local backend (checkouts, model files)."
     )
-    crawler_address: str = Field("", description="CrawlerService host:port; empty runs the crawl in-process.")
-    filter_address: str = Field("", description="FilterService host:port; empty runs the filter in-process.")
+    crawler_address: str = Field("", description="CrawlerService host:port: crawl stages run there (on Ray).")
+    filter_address: str = Field("", description="FilterService host:port: filter stages run there (on Ray).")
     datasets_address: str = Field("", description="Dataset service host:port (informational for stages).")
     executor_addresses: str = Field(
         "",
@@ -47,6 +47,12 @@ class ControllerSettings(ServerSettings):
         None, description="YAML of the RayCluster spec (the chart's) of the RayServices the serve stage creates."
     )
     ray_address: str = Field("", description="Ray cluster address for train and serve (e.g. 127.0.0.1:6379).")
+    ray_dashboard_address: str = Field(
+        "", description="Ray dashboard (http://host:8265) the local backend submits train, serve and evaluate to, "
+        "each attempt a Ray job named by its run id."
+    )
+    ray_python: str = Field("", description="Python on the Ray cluster for those jobs; empty: this interpreter.")
+    ray_poll_seconds: float = Field(2.0, gt=0, description="How often the local backend reads a Ray job's state.")
     serve_grpc_port: int = Field(9000, description="Ray Serve gRPC port the serve stage publishes.")
     serve_http_port: int = Field(8000, description="Ray Serve HTTP port (POST /<job id>/generate).")
     results_dir: Path = Field(Path("results/jobs"), description="Where the evaluate stage writes results.json.")

@@ -18,6 +18,7 @@ from octopack.common.validation import (
     host_port,
     items,
     number,
+    object_key,
     repository,
     text,
     yaml_mapping,
@@ -64,8 +65,13 @@ def _stages(spec: jobs_pb2.JobSpec) -> None:
     has = {name for name in ("crawl", "filter", "train", "serve", "evaluate") if spec.HasField(name)}
     if not has:
         raise bad("", "select at least one stage by setting one of crawl, filter, train, serve, evaluate")
-    if "crawl" in has and not spec.crawl.repositories:
-        raise bad("crawl.repositories", "give at least one repository (a local path or a git URL)")
+    c = spec.crawl
+    lists = [bool(c.repositories), bool(c.repositories_file), bool(c.repositories_dataset)]
+    if "crawl" in has and not any(lists):
+        raise bad("crawl.repositories", "give at least one repository (a local path or a git URL), "
+                  "or crawl.repositories_file / crawl.repositories_dataset")
+    if "crawl" in has and sum(lists) > 1:
+        raise bad("crawl.repositories", "give only one of repositories, repositories_file, repositories_dataset")
     f = spec.filter
     if "filter" in has and "crawl" not in has and not f.input_dataset:
         raise bad("filter.input_dataset", "required when the job has no crawl stage")
@@ -94,6 +100,8 @@ RULES = Rules(
         P + "JobSpec.name": text(200),
         P + "JobSpec.labels": items(64, pattern=_LABEL, hint="Kubernetes label syntax ([A-Za-z0-9_.-], <= 63)"),
         P + "CrawlConfig.repositories": items(256, max_chars=2048, check=repository),
+        P + "CrawlConfig.repositories_file": Rule(max_chars=1024, check=object_key),
+        P + "CrawlConfig.repositories_dataset": Rule(max_chars=200, check=parse_ref),
         P + "CrawlConfig.max_commits": number(0, 1_000_000_000),
         P + "CrawlConfig.languages": items(400, max_chars=100, check=check_commitpack_language),
         P + "CrawlConfig.licenses": items(64, pattern=_LICENSE, hint="an SPDX license id such as mit"),

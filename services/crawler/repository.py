@@ -61,11 +61,14 @@ def crawl_repository(
     cache_dir: Path,
     writer: SampleWriter,
     progress: Callable[[RepoResult], None] | None = None,
+    license: str = "",
 ) -> RepoResult:
     """Mirror ``source`` and stream its samples into ``writer``; errors propagate to the caller.
 
     Merge commits are skipped (counted as ``merge``): their diff against the
-    first parent repeats changes already seen on the merged branch.
+    first parent repeats changes already seen on the merged branch. ``license``
+    (an SPDX id from the repository list) is taken as given instead of being
+    detected from the license files.
     """
     started = time.perf_counter()
     result = RepoResult(source)
@@ -77,7 +80,7 @@ def crawl_repository(
     result.head = head
     wanted = set(options.languages)
     with gitio.BlobReader(repo) as blobs:
-        result.license = detect_repository(repo, head, options.licenses, blobs)
+        result.license = license.strip().lower() or detect_repository(repo, head, options.licenses, blobs)
         if not options.allows_license(result.license):
             result.skipped["license_not_allowed"] += 1
             result.seconds = time.perf_counter() - started

@@ -8,7 +8,7 @@ from octopack.common.objectstore import S3Settings
 from octopack.common.server import Service
 from octopack.crawler.v1 import crawler_pb2, crawler_pb2_grpc
 from octopack.datasets.store import DatasetStore
-from octopack.services.crawler.jobs import CrawlJobs
+from octopack.services.crawler.runs import CrawlRuns
 from octopack.services.crawler.servicer import CrawlerServicer
 from octopack.services.crawler.settings import CrawlerSettings
 from octopack.services.crawler.validation import rules
@@ -17,15 +17,15 @@ SERVICE_NAME = crawler_pb2.DESCRIPTOR.services_by_name["CrawlerService"].full_na
 
 
 def crawler_service(settings: CrawlerSettings, s3: S3Settings | None = None) -> Service:
-    """The CrawlerService writing to the dataset store on ``s3`` (default ``OCTOPACK_S3_*``)."""
+    """The CrawlerService on the dataset store at ``s3`` (default ``OCTOPACK_S3_*``), crawling on Ray."""
     store = DatasetStore.from_settings(s3, root=settings.datasets_root)
-    jobs = CrawlJobs(store)
-    servicer = CrawlerServicer(jobs, settings.work_dir, settings.workers, settings.ray_address, settings.policy())
+    runs = CrawlRuns(settings, store)
+    servicer = CrawlerServicer(runs, settings.policy())
 
     def register(server: grpc.aio.Server) -> None:
         crawler_pb2_grpc.add_CrawlerServiceServicer_to_server(servicer, server)
 
     async def on_stop() -> None:
-        jobs.close()
+        runs.close()  # the crawls go on in Ray; a restarted service adopts them by run id
 
     return Service(SERVICE_NAME, register, on_stop=on_stop, rules=rules(settings))

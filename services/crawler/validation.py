@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from octopack.common.background import RUN_ID_RULE
 from octopack.common.profiles import PROFILES
 from octopack.common.validation import (
     Rule,
@@ -18,18 +19,19 @@ from octopack.common.validation import (
     git_ref,
     items,
     number,
+    object_key,
     ray_address,
     repository,
 )
 from octopack.common.vocabulary import check_commitpack_language
-from octopack.datasets.names import check_name
+from octopack.datasets.names import check_name, parse_ref
 from octopack.services.crawler.options import CORRECTIONS
 from octopack.services.crawler.settings import CrawlerSettings
 
 P = "octopack.crawler.v1."
 #: Most repositories in one crawl.
 MAX_REPOSITORIES = 256
-_CRAWL_ID = Rule(max_chars=128, pattern=r"[a-z0-9][a-z0-9._-]{0,127}", hint="a crawl id from StartCrawl")
+_CRAWL_ID = Rule(max_chars=128, pattern=RUN_ID_RULE.strip("^$"), hint="a crawl id from StartCrawl")
 
 
 def _correction(name: str) -> None:
@@ -41,6 +43,9 @@ def rules(settings: CrawlerSettings) -> Rules:
     """The crawler's rules; a request may name only the server's Ray cluster (or a loopback one)."""
     return Rules(fields={
         P + "CrawlSpec.repositories": items(MAX_REPOSITORIES, max_chars=2048, check=repository),
+        # Longer lists come as an object of the bucket or a dataset, read lazily where the crawl runs.
+        P + "CrawlSpec.repositories_file": Rule(max_chars=1024, check=object_key),
+        P + "CrawlSpec.repositories_dataset": Rule(max_chars=200, check=parse_ref),
         P + "CrawlSpec.dataset": Rule(max_chars=63, check=check_name),
         P + "CrawlSpec.branch": Rule(max_chars=255, check=git_ref),
         P + "CrawlSpec.since": Rule(max_chars=40, check=git_date),
@@ -52,6 +57,8 @@ def rules(settings: CrawlerSettings) -> Rules:
         P + "CrawlSpec.max_file_bytes": number(0, 1 << 30),
         P + "CrawlSpec.profile": choice(PROFILES, "data profile"),
         P + "CrawlSpec.corrections": items(len(CORRECTIONS), max_chars=64, check=_correction),
+        P + "StartCrawlRequest.run_id": Rule(max_chars=128, pattern=RUN_ID_RULE.strip("^$"),
+                                             hint="1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit"),
         P + "GetCrawlRequest.crawl_id": _CRAWL_ID,
         P + "WatchCrawlRequest.crawl_id": _CRAWL_ID,
         P + "CancelCrawlRequest.crawl_id": _CRAWL_ID,

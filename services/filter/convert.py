@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from octopack.common.background import CANCELLED, FAILED, RUNNING, SUCCEEDED
 from octopack.common.errors import InvalidArgument
 from octopack.filter.v1 import filter_pb2 as pb
 from octopack.services.filter.config import PROFILES, parse_config
-from octopack.services.filter.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, FilterJob
+from octopack.services.filter.jobs import FilterJob
 from octopack.services.filter.run import FilterRequest
 from octopack.services.filter.stats import FilterStats
 
@@ -17,7 +18,7 @@ STATES = {
 }
 
 
-def request_from_spec(spec: pb.FilterSpec, default_tokenizer: str = "", default_ray: str = "") -> FilterRequest:
+def request_from_spec(spec: pb.FilterSpec, default_tokenizer: str = "") -> FilterRequest:
     config = parse_config(spec.config_yaml, "spec.config_yaml")
     if spec.profile:
         if spec.profile not in PROFILES:
@@ -27,7 +28,7 @@ def request_from_spec(spec: pb.FilterSpec, default_tokenizer: str = "", default_
         config.tokenizer = spec.tokenizer
     elif not config.tokenizer:
         config.tokenizer = default_tokenizer
-    return FilterRequest(spec.source, spec.out, config, spec.ray_address or default_ray)
+    return FilterRequest(spec.source, spec.out, config, spec.ray_address)
 
 
 def stats_to_proto(stats: FilterStats) -> pb.FilterStats:
@@ -44,12 +45,13 @@ def stats_to_proto(stats: FilterStats) -> pb.FilterStats:
 
 
 def run_to_proto(job: FilterJob) -> pb.FilterRun:
-    run = job.work
-    r = run.request
-    spec = pb.FilterSpec(source=r.source, out=r.out, tokenizer=run.tokenizer, ray_address=r.ray_address,
-                         profile=r.config.profile)
-    with run.lock:
-        stats = stats_to_proto(run.stats)
-        done = run.rows_done
-    return pb.FilterRun(run_id=run.run_id, state=STATES[job.state], spec=spec, rows_total=run.rows_total,
-                        rows_done=done, stats=stats, output=run.output, error=job.error, input=run.manifest.ref)
+    work = job.work
+    plan = work.request["plan"]
+    spec = pb.FilterSpec(source=plan["source"], out=work.out, tokenizer=plan["tokenizer"],
+                         profile=str(work.request["config_doc"].get("profile", "")))
+    total, done, stats = work.counters()
+    return pb.FilterRun(
+        run_id=work.run_id, state=STATES[job.state], spec=spec, rows_total=total, rows_done=done,
+        stats=stats_to_proto(stats) if stats is not None else None, output=work.outcome() if job.state == SUCCEEDED else "",
+        error=job.error, input=plan["source"], driver_launches=work.launches,
+    )

@@ -41,4 +41,6 @@ def rules(settings: FilterSettings) -> Rules:
         P + "FilterSpec.ray_address": Rule(max_chars=270, check=partial(ray_address, configured=settings.ray_address)),
         P + "GetFilterRequest.run_id": _RUN_ID,
         P + "WatchFilterRequest.run_id": _RUN_ID,
+        P + "StartFilterRequest.run_id": _RUN_ID,
+        P + "CancelFilterRequest.run_id": _RUN_ID,
     })

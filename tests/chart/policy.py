@@ -1,7 +1,7 @@
 """Policy checks over rendered manifests. Each returns the list of violations (empty: the policy holds).
 
-The pods checked include those embedded in custom resources: the RayService's head and worker groups and
-the RayJob template the controller creates finetuning jobs from (a ConfigMap holding a RayJob).
+The pods checked include those embedded in custom resources: the head and worker groups of the RayService and
+the data RayCluster, and the RayJob template the controller creates finetuning jobs from (a ConfigMap holding a RayJob).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def pod_templates(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
             yield _name(doc), doc
         elif kind == "RayService":
             yield from _ray_cluster_pods(_name(doc), doc["spec"]["rayClusterConfig"])
+        elif kind == "RayCluster":
+            yield from _ray_cluster_pods(_name(doc), doc["spec"])
     for where, job in [*((_name(d), d) for d in docs if d["kind"] == "RayJob"), *embedded_rayjobs(docs)]:
         yield from _ray_cluster_pods(where, job["spec"]["rayClusterSpec"])
         if "submitterPodTemplate" in job["spec"]:
@@ -61,6 +63,7 @@ def containers(pod: Doc) -> Iterator[Doc]:
 def autoscaler_sidecars(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
     """KubeRay injects the autoscaler container from autoscalerOptions: it must be hardened and bounded too."""
     clusters = [(_name(d), d["spec"]["rayClusterConfig"]) for d in docs if d["kind"] == "RayService"]
+    clusters += [(_name(d), d["spec"]) for d in docs if d["kind"] == "RayCluster"]
     clusters += [(w, j["spec"]["rayClusterSpec"]) for w, j in embedded_rayjobs(docs)]
     for where, cluster in clusters:
         if cluster.get("enableInTreeAutoscaling"):
@@ -364,7 +367,8 @@ def check_fetch_egress(
     docs: list[Doc], pod: Doc, where: str, ports: set[int], store_ports: frozenset[int] = frozenset(),
 ) -> list[str]:
     """A pod that fetches repositories may reach DNS (port 53), the store (the chart's MinIO, or any address
-    on ``store_ports`` for an external one), and public addresses on ``ports``."""
+    on ``store_ports`` for an external one), the data RayCluster's dashboard (8265), and public addresses on
+    ``ports``."""
     import ipaddress
 
     bad: list[str] = []
@@ -385,7 +389,9 @@ def check_fetch_egress(
             for peer in peers or [{}]:
                 if "ipBlock" not in peer:
                     match = peer.get("podSelector", {}).get("matchLabels", {})
-                    if match.get("app.kubernetes.io/component") != "minio":
+                    component = match.get("app.kubernetes.io/component")
+                    # The store, and the data RayCluster's job API (where the crawler submits its crawls).
+                    if component != "minio" and not (component == "data" and rule_ports <= {8265}):
                         bad.append(f"{where}: {_name(p)} allows egress to {peer or 'anywhere'} on {sorted(rule_ports)}")
                     continue
                 if not rule_ports <= ports:

@@ -170,3 +170,47 @@ def test_inference_and_finetune_can_be_left_out(render: Render) -> None:
     controller = named(docs, "Deployment", f"{RELEASE}-controller")["spec"]["template"]["spec"]
     assert "OCTOPACK_CONTROLLER_RAYJOB_TEMPLATE" not in env_of(controller["containers"][0])
     assert all(v["name"] != "rayjob-template" for v in controller["volumes"])
+
+
+def raycluster(docs: Docs) -> dict[str, Any]:
+    return named(docs, "RayCluster", f"{RELEASE}-data")
+
+
+def test_data_raycluster_is_where_the_crawler_and_filter_submit_their_ray_jobs(render: Render) -> None:
+    docs = render()
+    cluster = raycluster(docs)
+    assert cluster["apiVersion"] == "ray.io/v1"
+    spec = cluster["spec"]
+    check_cluster(spec)
+    assert spec["enableInTreeAutoscaling"] is True and spec["autoscalerOptions"]["idleTimeoutSeconds"] == 120
+    worker = spec["workerGroupSpecs"][0]
+    assert (worker["minReplicas"], worker["maxReplicas"]) == (0, 16)  # KubeRay scales between them
+    head = spec["headGroupSpec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in head["ports"]}
+    # Each crawl and filter run is a Ray job submitted to this head's dashboard (KubeRay's <name>-head-svc).
+    for component, prefix in (("crawler", "OCTOPACK_CRAWLER_"), ("filter", "OCTOPACK_FILTER_")):
+        container = named(docs, "Deployment", f"{RELEASE}-{component}")["spec"]["template"]["spec"]["containers"][0]
+        env = env_of(container)
+        assert env[f"{prefix}RAY_ADDRESS"] == f"http://{RELEASE}-data-head-svc.octopack.svc:{ports['dashboard']}"
+        assert env[f"{prefix}RAY_PYTHON"] == "python"
+    # The workers are where clones and shards go: S3 settings, a /tmp for the clones, no GPU.
+    pod = worker["template"]["spec"]
+    container = pod["containers"][0]
+    assert env_of(container)["OCTOPACK_S3_ENDPOINT"].endswith(".svc:9000")
+    assert gpus(container) == (None, None)
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert tmp["emptyDir"]["sizeLimit"] == "50Gi"
+    assert head["image"] == "ghcr.io/octopack/octopack-ray:0.1.0"
+
+
+def test_data_cluster_values_reach_the_worker_group(render: Render) -> None:
+    worker = raycluster(render(sets=["data.worker.maxReplicas=64", "data.worker.minReplicas=2",
+                                     "data.worker.replicas=2"]))["spec"]["workerGroupSpecs"][0]
+    assert (worker["replicas"], worker["minReplicas"], worker["maxReplicas"]) == (2, 2, 64)
+
+
+def test_without_the_data_cluster_the_services_get_no_ray_address(render: Render) -> None:
+    docs = render(sets=["data.enabled=false"])
+    assert not [d for d in docs if d["kind"] == "RayCluster"]
+    container = named(docs, "Deployment", f"{RELEASE}-crawler")["spec"]["template"]["spec"]["containers"][0]
+    assert "OCTOPACK_CRAWLER_RAY_ADDRESS" not in env_of(container)

@@ -195,7 +195,7 @@ def test_every_component_has_its_own_network_policy(render: Render) -> None:
     names = {d["metadata"]["name"] for d in by_kind(render(), "NetworkPolicy")}
     assert names == {f"octopack-{c}" for c in (
         "controller", "datasets", "crawler", "filter", "executor", "minio", "inference-ray", "serve-ray",
-        "finetune-ray", "stage", "stage-crawl", "bucket")}
+        "finetune-ray", "data-ray", "stage", "stage-crawl", "bucket")}
 
 
 def test_minio_admits_only_this_releases_pods(docs: Docs) -> None:
@@ -207,6 +207,23 @@ def test_the_crawler_reaches_only_dns_the_store_and_public_https(docs: Docs) -> 
     env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
     external = frozenset() if "minio" in env["OCTOPACK_S3_ENDPOINT"] else frozenset({443})
     assert policy.check_fetch_egress(docs, crawler, "crawler", {443}, external) == []
+
+
+def test_the_data_cluster_that_runs_git_reaches_only_itself_dns_the_store_and_public_https(render: Render) -> None:
+    """The crawls' Ray tasks run git on the data RayCluster: the crawler's egress, besides their own cluster."""
+    docs = render()
+    pods = [(where, pod) for where, pod in policy.pod_templates(docs) if where.startswith("RayCluster/octopack-data")]
+    assert {where for where, _ in pods} >= {"RayCluster/octopack-data head"}
+    docs = copy.deepcopy(docs)
+    egress = named(docs, "NetworkPolicy", "octopack-data-ray")["spec"]["egress"]
+    own = egress.pop(0)  # every port among the cluster's own pods
+    assert own == {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE,
+                                                            "app.kubernetes.io/component": "data"}}}]}
+    crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
+    env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
+    external = frozenset() if "minio" in env["OCTOPACK_S3_ENDPOINT"] else frozenset({443})
+    for where, pod in pods:
+        assert policy.check_fetch_egress(docs, pod, where, {443}, external) == []
 
 
 def test_the_crawlers_egress_follows_its_git_schemes(render: Render) -> None:

@@ -31,7 +31,7 @@ def cached_schemas() -> Iterator[None]:
 
 
 #: Kinds from CRDs (KubeRay, KEDA, Prometheus operator): no bundled schema.
-CRD_KINDS = {"RayService", "RayJob", "ScaledObject", "ServiceMonitor"}
+CRD_KINDS = {"RayService", "RayJob", "RayCluster", "ScaledObject", "ServiceMonitor"}
 
 
 def _supported() -> list[str]:
@@ -52,7 +52,7 @@ def validate_all(docs: Docs, version: str) -> tuple[list[str], set[str]]:
     unknown: set[str] = set()
     targets: list[tuple[str, dict[str, Any]]] = [(f"{d['kind']}/{d['metadata']['name']}", d) for d in docs]
     for where, template in policy.pod_templates(docs):
-        if " " in where:  # a pod embedded in a RayService or RayJob
+        if " " in where:  # a pod embedded in a RayService, RayCluster or RayJob
             pod = {
                 "apiVersion": "v1",
                 "kind": "Pod",

@@ -67,6 +67,20 @@ def test_library_modules_do_not_import_services() -> None:
     assert offenders == []
 
 
+def test_no_service_imports_another_services_package() -> None:
+    """A service talks to another one over gRPC (or through the library), never through its code."""
+    offenders = []
+    for folder in sorted(p for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists()):
+        own = f"octopack.services.{folder.name}"
+        for path in folder.rglob("*.py"):
+            bad = sorted(
+                m for m in _imports(path)
+                if m.startswith("octopack.services.") and m != own and not m.startswith(own + ".")
+            )
+            offenders += [f"{path.relative_to(ROOT).as_posix()}: {m}" for m in bad]
+    assert offenders == []
+
+
 def test_catalog_matches_settings_and_protos() -> None:
     import importlib
 

@@ -47,6 +47,8 @@ Global___CrawlState: _TypeAlias = CrawlState  # noqa: Y015
 
 @_typing.final
 class CrawlSpec(_message.Message):
+    """The repositories come from exactly one of: repositories, repositories_file, repositories_dataset."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -83,6 +85,8 @@ class CrawlSpec(_message.Message):
     ALL_LICENSES_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
     CORRECTIONS_FIELD_NUMBER: _builtins.int
+    REPOSITORIES_FILE_FIELD_NUMBER: _builtins.int
+    REPOSITORIES_DATASET_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
     """output dataset name; a new version is written"""
     branch: _builtins.str
@@ -94,15 +98,19 @@ class CrawlSpec(_message.Message):
     max_commits: _builtins.int
     """per repository; 0: whole history"""
     ray_address: _builtins.str
-    """crawl repositories as Ray tasks on this cluster; empty: local processes"""
+    """ignored: the service runs every request on its own Ray cluster (OCTOPACK_*_RAY_ADDRESS)"""
     fresh: _builtins.bool
-    """ignore checkpoints of an earlier identical crawl"""
+    """a new run even when an identical crawl ran before (no run_id given)"""
     max_file_bytes: _builtins.int
     """skip larger blobs; 0: the default (1 MB)"""
     all_licenses: _builtins.bool
     """keep every repository whatever its license"""
     profile: _builtins.str
     """data profile: "paper" (empty, the default) or "improved" (docs/commits.md)"""
+    repositories_file: _builtins.str
+    """an object of the store's bucket (KEY or s3://BUCKET/KEY): one URL or path a line, # comments"""
+    repositories_dataset: _builtins.str
+    """NAME[@VERSION] with a "url" column and optionally "license" (taken as given)"""
     @_builtins.property
     def repositories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Git URLs or local paths (bare or not)"""
@@ -136,10 +144,12 @@ class CrawlSpec(_message.Message):
         all_licenses: _builtins.bool = ...,
         profile: _builtins.str = ...,
         corrections: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
+        repositories_file: _builtins.str = ...,
+        repositories_dataset: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_licenses", b"all_licenses", "branch", b"branch", "corrections", b"corrections", "dataset", b"dataset", "fresh", b"fresh", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "max_file_bytes", b"max_file_bytes", "profile", b"profile", "ray_address", b"ray_address", "repositories", b"repositories", "since", b"since", "until", b"until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_licenses", b"all_licenses", "branch", b"branch", "corrections", b"corrections", "dataset", b"dataset", "fresh", b"fresh", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "max_file_bytes", b"max_file_bytes", "profile", b"profile", "ray_address", b"ray_address", "repositories", b"repositories", "repositories_dataset", b"repositories_dataset", "repositories_file", b"repositories_file", "since", b"since", "until", b"until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -203,6 +213,9 @@ class CrawlProgress(_message.Message):
     SAMPLES_EMITTED_FIELD_NUMBER: _builtins.int
     SKIPPED_FIELD_NUMBER: _builtins.int
     SAMPLES_WRITTEN_FIELD_NUMBER: _builtins.int
+    COMMITS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    DRIVER_LAUNCHES_FIELD_NUMBER: _builtins.int
     repositories_total: _builtins.int
     repositories_done: _builtins.int
     repositories_failed: _builtins.int
@@ -212,6 +225,12 @@ class CrawlProgress(_message.Message):
     samples_emitted: _builtins.int
     samples_written: _builtins.int
     """after de-duplication across repositories"""
+    commits_per_second: _builtins.float
+    """commits walked per second of the crawl so far"""
+    phase: _builtins.str
+    """listing, crawling, deduplicating, committing, done"""
+    driver_launches: _builtins.int
+    """Ray jobs launched for this run (more than 1: a dead driver was resumed)"""
     @_builtins.property
     def skipped(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """commits skipped, by reason"""
@@ -227,10 +246,13 @@ class CrawlProgress(_message.Message):
         samples_emitted: _builtins.int = ...,
         skipped: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         samples_written: _builtins.int = ...,
+        commits_per_second: _builtins.float = ...,
+        phase: _builtins.str = ...,
+        driver_launches: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commits_seen", b"commits_seen", "repositories_done", b"repositories_done", "repositories_failed", b"repositories_failed", "repositories_resumed", b"repositories_resumed", "repositories_total", b"repositories_total", "samples_emitted", b"samples_emitted", "samples_written", b"samples_written", "skipped", b"skipped"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commits_per_second", b"commits_per_second", "commits_seen", b"commits_seen", "driver_launches", b"driver_launches", "phase", b"phase", "repositories_done", b"repositories_done", "repositories_failed", b"repositories_failed", "repositories_resumed", b"repositories_resumed", "repositories_total", b"repositories_total", "samples_emitted", b"samples_emitted", "samples_written", b"samples_written", "skipped", b"skipped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -309,16 +331,22 @@ class StartCrawlRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SPEC_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """Names the run; the same run_id with the same spec returns that run (running or done) instead of
+    starting another, and resumes it when it failed. Empty: derived from the spec.
+    """
     @_builtins.property
     def spec(self) -> Global___CrawlSpec: ...
     def __init__(
         self,
         *,
         spec: Global___CrawlSpec | None = ...,
+        run_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id", "spec", b"spec"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

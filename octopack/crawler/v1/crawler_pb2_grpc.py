@@ -66,7 +66,7 @@ class CrawlerServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def StartCrawl(self, request, context):
-        """Starts a crawl in the background; returns at once with its id.
+        """Starts a crawl as a Ray job (or returns the run with this run_id); returns at once with its id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,7 +94,7 @@ class CrawlerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelCrawl(self, request, context):
-        """Stops a running crawl after the repositories in flight.
+        """Stops a running crawl and removes what it staged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -33,7 +33,7 @@ class CrawlerServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> CrawlerServiceAsyncStub: ...
     StartCrawl: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.StartCrawlRequest, _crawler_pb2.StartCrawlResponse]
-    """Starts a crawl in the background; returns at once with its id."""
+    """Starts a crawl as a Ray job (or returns the run with this run_id); returns at once with its id."""
     GetCrawl: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.GetCrawlRequest, _crawler_pb2.GetCrawlResponse]
     """Current state and counters of a crawl."""
     WatchCrawl: _grpc.UnaryStreamMultiCallable[_crawler_pb2.WatchCrawlRequest, _crawler_pb2.WatchCrawlResponse]
@@ -41,13 +41,13 @@ class CrawlerServiceStub:
     ListCrawls: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.ListCrawlsRequest, _crawler_pb2.ListCrawlsResponse]
     """The crawls this server knows, newest first, a page at a time."""
     CancelCrawl: _grpc.UnaryUnaryMultiCallable[_crawler_pb2.CancelCrawlRequest, _crawler_pb2.CancelCrawlResponse]
-    """Stops a running crawl after the repositories in flight."""
+    """Stops a running crawl and removes what it staged."""
 
 @_typing.type_check_only
 class CrawlerServiceAsyncStub(CrawlerServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartCrawl: _aio.UnaryUnaryMultiCallable[_crawler_pb2.StartCrawlRequest, _crawler_pb2.StartCrawlResponse]  # type: ignore[assignment]
-    """Starts a crawl in the background; returns at once with its id."""
+    """Starts a crawl as a Ray job (or returns the run with this run_id); returns at once with its id."""
     GetCrawl: _aio.UnaryUnaryMultiCallable[_crawler_pb2.GetCrawlRequest, _crawler_pb2.GetCrawlResponse]  # type: ignore[assignment]
     """Current state and counters of a crawl."""
     WatchCrawl: _aio.UnaryStreamMultiCallable[_crawler_pb2.WatchCrawlRequest, _crawler_pb2.WatchCrawlResponse]  # type: ignore[assignment]
@@ -55,7 +55,7 @@ class CrawlerServiceAsyncStub(CrawlerServiceStub):
     ListCrawls: _aio.UnaryUnaryMultiCallable[_crawler_pb2.ListCrawlsRequest, _crawler_pb2.ListCrawlsResponse]  # type: ignore[assignment]
     """The crawls this server knows, newest first, a page at a time."""
     CancelCrawl: _aio.UnaryUnaryMultiCallable[_crawler_pb2.CancelCrawlRequest, _crawler_pb2.CancelCrawlResponse]  # type: ignore[assignment]
-    """Stops a running crawl after the repositories in flight."""
+    """Stops a running crawl and removes what it staged."""
 
 class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -64,7 +64,7 @@ class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _crawler_pb2.StartCrawlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_crawler_pb2.StartCrawlResponse, _abc.Awaitable[_crawler_pb2.StartCrawlResponse]]:
-        """Starts a crawl in the background; returns at once with its id."""
+        """Starts a crawl as a Ray job (or returns the run with this run_id); returns at once with its id."""
 
     @_abc_1.abstractmethod
     def GetCrawl(
@@ -96,6 +96,6 @@ class CrawlerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _crawler_pb2.CancelCrawlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_crawler_pb2.CancelCrawlResponse, _abc.Awaitable[_crawler_pb2.CancelCrawlResponse]]:
-        """Stops a running crawl after the repositories in flight."""
+        """Stops a running crawl and removes what it staged."""
 
 def add_CrawlerServiceServicer_to_server(servicer: CrawlerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

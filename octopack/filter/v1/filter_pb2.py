@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1foctopack/filter/v1/filter.proto\x12\x12octopack.filter.v1\"w\n\nFilterSpec\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0b\n\x03out\x18\x02 \x01(\t\x12\x11\n\ttokenizer\x18\x03 \x01(\t\x12\x13\n\x0b\x63onfig_yaml\x18\x04 \x01(\t\x12\x13\n\x0bray_address\x18\x05 \x01(\t\x12\x0f\n\x07profile\x18\x06 \x01(\t\"\xfe\x01\n\tRuleStats\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\x05\x12\x0f\n\x07rows_in\x18\x04 \x01(\x03\x12\x0c\n\x04kept\x18\x05 \x01(\x03\x12\x0f\n\x07\x64ropped\x18\x06 \x01(\x03\x12I\n\x0f\x64ropped_by_lang\x18\x07 \x03(\x0b\x32\x30.octopack.filter.v1.RuleStats.DroppedByLangEntry\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x1a\x34\n\x12\x44roppedByLangEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xd5\x01\n\x0b\x46ilterStats\x12\x0f\n\x07rows_in\x18\x01 \x01(\x03\x12\x10\n\x08rows_out\x18\x02 \x01(\x03\x12,\n\x05rules\x18\x03 \x03(\x0b\x32\x1d.octopack.filter.v1.RuleStats\x12\x43\n\x0bout_by_lang\x18\x04 \x03(\x0b\x32..octopack.filter.v1.FilterStats.OutByLangEntry\x1a\x30\n\x0eOutByLangEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xfe\x01\n\tFilterRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.octopack.filter.v1.FilterState\x12,\n\x04spec\x18\x03 \x01(\x0b\x32\x1e.octopack.filter.v1.FilterSpec\x12\x12\n\nrows_total\x18\x04 \x01(\x03\x12\x11\n\trows_done\x18\x05 \x01(\x03\x12.\n\x05stats\x18\x06 \x01(\x0b\x32\x1f.octopack.filter.v1.FilterStats\x12\x0e\n\x06output\x18\x07 \x01(\t\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\r\n\x05input\x18\t \x01(\t\"B\n\x12StartFilterRequest\x12,\n\x04spec\x18\x01 \x01(\x0b\x32\x1e.octopack.filter.v1.FilterSpec\"A\n\x13StartFilterResponse\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.octopack.filter.v1.FilterRun\"\"\n\x10GetFilterRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"?\n\x11GetFilterResponse\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.octopack.filter.v1.FilterRun\"$\n\x12WatchFilterRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"A\n\x13WatchFilterResponse\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.octopack.filter.v1.FilterRun\";\n\x12ListFiltersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x13ListFiltersResponse\x12+\n\x04runs\x18\x01 \x03(\x0b\x32\x1d.octopack.filter.v1.FilterRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x96\x01\n\x0b\x46ilterState\x12\x1c\n\x18\x46ILTER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46ILTER_STATE_RUNNING\x10\x01\x12\x1a\n\x16\x46ILTER_STATE_SUCCEEDED\x10\x02\x12\x17\n\x13\x46ILTER_STATE_FAILED\x10\x03\x12\x1a\n\x16\x46ILTER_STATE_CANCELLED\x10\x04\x32\x8b\x03\n\rFilterService\x12^\n\x0bStartFilter\x12&.octopack.filter.v1.StartFilterRequest\x1a\'.octopack.filter.v1.StartFilterResponse\x12X\n\tGetFilter\x12$.octopack.filter.v1.GetFilterRequest\x1a%.octopack.filter.v1.GetFilterResponse\x12`\n\x0bWatchFilter\x12&.octopack.filter.v1.WatchFilterRequest\x1a\'.octopack.filter.v1.WatchFilterResponse0\x01\x12^\n\x0bListFilters\x12&.octopack.filter.v1.ListFiltersRequest\x1a\'.octopack.filter.v1.ListFiltersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1foctopack/filter/v1/filter.proto\x12\x12octopack.filter.v1\"w\n\nFilterSpec\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0b\n\x03out\x18\x02 \x01(\t\x12\x11\n\ttokenizer\x18\x03 \x01(\t\x12\x13\n\x0b\x63onfig_yaml\x18\x04 \x01(\t\x12\x13\n\x0bray_address\x18\x05 \x01(\t\x12\x0f\n\x07profile\x18\x06 \x01(\t\"\xfe\x01\n\tRuleStats\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\x05\x12\x0f\n\x07rows_in\x18\x04 \x01(\x03\x12\x0c\n\x04kept\x18\x05 \x01(\x03\x12\x0f\n\x07\x64ropped\x18\x06 \x01(\x03\x12I\n\x0f\x64ropped_by_lang\x18\x07 \x03(\x0b\x32\x30.octopack.filter.v1.RuleStats.DroppedByLangEntry\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x1a\x34\n\x12\x44roppedByLangEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xd5\x01\n\x0b\x46ilterStats\x12\x0f\n\x07rows_in\x18\x01 \x01(\x03\x12\x10\n\x08rows_out\x18\x02 \x01(\x03\x12,\n\x05rules\x18\x03 \x03(\x0b\x32\x1d.octopack.filter.v1.RuleStats\x12\x43\n\x0bout_by_lang\x18\x04 \x03(\x0b\x32..octopack.filter.v1.FilterStats.OutByLangEntry\x1a\x30\n\x0eOutByLangEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x97\x02\n\tFilterRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.octopack.filter.v1.FilterState\x12,\n\x04spec\x18\x03 \x01(\x0b\x32\x1e.octopack.filter.v1.FilterSpec\x12\x12\n\nrows_total\x18\x04 \x01(\x03\x12\x11\n\trows_done\x18\x05 \x01(\x03\x12.\n\x05stats\x18\x06 \x01(\x0b\x32\x1f.octopack.filter.v1.FilterStats\x12\x0e\n\x06output\x18\x07 \x01(\t\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\r\n\x05input\x18\t \x01(\t\x12\x17\n\x0f\x64river_launches\x18\n \x01(\x05\"R\n\x12StartFilterRequest\x12,\n\x04spec\x18\x01 \x01(\x0b\x32\x1e.octopack.filter.v1.FilterSpec\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"A\n\x13StartFilterResponse\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.octopack.filter.v1.FilterRun\"\"\n\x10GetFilterRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"?\n\x11GetFilterResponse\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.octopack.filter.v1.FilterRun\"$\n\x12WatchFilterRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"A\n\x13WatchFilterResponse\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.octopack.filter.v1.FilterRun\";\n\x12ListFiltersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x13ListFiltersResponse\x12+\n\x04runs\x18\x01 \x03(\x0b\x32\x1d.octopack.filter.v1.FilterRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x13\x43\x61ncelFilterRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"B\n\x14\x43\x61ncelFilterResponse\x12*\n\x03run\x18\x01 \x01(\x0b\x32\x1d.octopack.filter.v1.FilterRun*\x96\x01\n\x0b\x46ilterState\x12\x1c\n\x18\x46ILTER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46ILTER_STATE_RUNNING\x10\x01\x12\x1a\n\x16\x46ILTER_STATE_SUCCEEDED\x10\x02\x12\x17\n\x13\x46ILTER_STATE_FAILED\x10\x03\x12\x1a\n\x16\x46ILTER_STATE_CANCELLED\x10\x04\x32\xee\x03\n\rFilterService\x12^\n\x0bStartFilter\x12&.octopack.filter.v1.StartFilterRequest\x1a\'.octopack.filter.v1.StartFilterResponse\x12X\n\tGetFilter\x12$.octopack.filter.v1.GetFilterRequest\x1a%.octopack.filter.v1.GetFilterResponse\x12`\n\x0bWatchFilter\x12&.octopack.filter.v1.WatchFilterRequest\x1a\'.octopack.filter.v1.WatchFilterResponse0\x01\x12^\n\x0bListFilters\x12&.octopack.filter.v1.ListFiltersRequest\x1a\'.octopack.filter.v1.ListFiltersResponse\x12\x61\n\x0c\x43\x61ncelFilter\x12\'.octopack.filter.v1.CancelFilterRequest\x1a(.octopack.filter.v1.CancelFilterResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RULESTATS_DROPPEDBYLANGENTRY']._serialized_options = b'8\001'
   _globals['_FILTERSTATS_OUTBYLANGENTRY']._loaded_options = None
   _globals['_FILTERSTATS_OUTBYLANGENTRY']._serialized_options = b'8\001'
-  _globals['_FILTERSTATE']._serialized_start=1402
-  _globals['_FILTERSTATE']._serialized_end=1552
+  _globals['_FILTERSTATE']._serialized_start=1550
+  _globals['_FILTERSTATE']._serialized_end=1700
   _globals['_FILTERSPEC']._serialized_start=55
   _globals['_FILTERSPEC']._serialized_end=174
   _globals['_RULESTATS']._serialized_start=177
@@ -49,23 +49,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILTERSTATS_OUTBYLANGENTRY']._serialized_start=599
   _globals['_FILTERSTATS_OUTBYLANGENTRY']._serialized_end=647
   _globals['_FILTERRUN']._serialized_start=650
-  _globals['_FILTERRUN']._serialized_end=904
-  _globals['_STARTFILTERREQUEST']._serialized_start=906
-  _globals['_STARTFILTERREQUEST']._serialized_end=972
-  _globals['_STARTFILTERRESPONSE']._serialized_start=974
-  _globals['_STARTFILTERRESPONSE']._serialized_end=1039
-  _globals['_GETFILTERREQUEST']._serialized_start=1041
-  _globals['_GETFILTERREQUEST']._serialized_end=1075
-  _globals['_GETFILTERRESPONSE']._serialized_start=1077
-  _globals['_GETFILTERRESPONSE']._serialized_end=1140
-  _globals['_WATCHFILTERREQUEST']._serialized_start=1142
-  _globals['_WATCHFILTERREQUEST']._serialized_end=1178
-  _globals['_WATCHFILTERRESPONSE']._serialized_start=1180
-  _globals['_WATCHFILTERRESPONSE']._serialized_end=1245
-  _globals['_LISTFILTERSREQUEST']._serialized_start=1247
-  _globals['_LISTFILTERSREQUEST']._serialized_end=1306
-  _globals['_LISTFILTERSRESPONSE']._serialized_start=1308
-  _globals['_LISTFILTERSRESPONSE']._serialized_end=1399
-  _globals['_FILTERSERVICE']._serialized_start=1555
-  _globals['_FILTERSERVICE']._serialized_end=1950
+  _globals['_FILTERRUN']._serialized_end=929
+  _globals['_STARTFILTERREQUEST']._serialized_start=931
+  _globals['_STARTFILTERREQUEST']._serialized_end=1013
+  _globals['_STARTFILTERRESPONSE']._serialized_start=1015
+  _globals['_STARTFILTERRESPONSE']._serialized_end=1080
+  _globals['_GETFILTERREQUEST']._serialized_start=1082
+  _globals['_GETFILTERREQUEST']._serialized_end=1116
+  _globals['_GETFILTERRESPONSE']._serialized_start=1118
+  _globals['_GETFILTERRESPONSE']._serialized_end=1181
+  _globals['_WATCHFILTERREQUEST']._serialized_start=1183
+  _globals['_WATCHFILTERREQUEST']._serialized_end=1219
+  _globals['_WATCHFILTERRESPONSE']._serialized_start=1221
+  _globals['_WATCHFILTERRESPONSE']._serialized_end=1286
+  _globals['_LISTFILTERSREQUEST']._serialized_start=1288
+  _globals['_LISTFILTERSREQUEST']._serialized_end=1347
+  _globals['_LISTFILTERSRESPONSE']._serialized_start=1349
+  _globals['_LISTFILTERSRESPONSE']._serialized_end=1440
+  _globals['_CANCELFILTERREQUEST']._serialized_start=1442
+  _globals['_CANCELFILTERREQUEST']._serialized_end=1479
+  _globals['_CANCELFILTERRESPONSE']._serialized_start=1481
+  _globals['_CANCELFILTERRESPONSE']._serialized_end=1547
+  _globals['_FILTERSERVICE']._serialized_start=1703
+  _globals['_FILTERSERVICE']._serialized_end=2197
 # @@protoc_insertion_point(module_scope)

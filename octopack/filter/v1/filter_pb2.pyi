@@ -60,7 +60,7 @@ class FilterSpec(_message.Message):
     config_yaml: _builtins.str
     """filter configuration (YAML or JSON); empty: every rule with the paper's values"""
     ray_address: _builtins.str
-    """run on Ray Data on this cluster; empty: in the server process"""
+    """ignored: the service runs every request on its own Ray cluster (OCTOPACK_*_RAY_ADDRESS)"""
     profile: _builtins.str
     """data profile "paper" or "improved"; empty: the config's (default paper)"""
     def __init__(
@@ -206,6 +206,7 @@ class FilterRun(_message.Message):
     OUTPUT_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     INPUT_FIELD_NUMBER: _builtins.int
+    DRIVER_LAUNCHES_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     state: Global___FilterState.ValueType
     rows_total: _builtins.int
@@ -215,6 +216,8 @@ class FilterRun(_message.Message):
     error: _builtins.str
     input: _builtins.str
     """the input version resolved, name@version"""
+    driver_launches: _builtins.int
+    """Ray jobs launched for this run (more than 1: a dead driver was resumed)"""
     @_builtins.property
     def spec(self) -> Global___FilterSpec: ...
     @_builtins.property
@@ -231,10 +234,11 @@ class FilterRun(_message.Message):
         output: _builtins.str = ...,
         error: _builtins.str = ...,
         input: _builtins.str = ...,
+        driver_launches: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec", "stats", b"stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "input", b"input", "output", b"output", "rows_done", b"rows_done", "rows_total", b"rows_total", "run_id", b"run_id", "spec", b"spec", "state", b"state", "stats", b"stats"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["driver_launches", b"driver_launches", "error", b"error", "input", b"input", "output", b"output", "rows_done", b"rows_done", "rows_total", b"rows_total", "run_id", b"run_id", "spec", b"spec", "state", b"state", "stats", b"stats"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -245,16 +249,22 @@ class StartFilterRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SPEC_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """Names the run; the same run_id with the same spec returns that run instead of starting another,
+    and resumes it when it failed. Empty: a new id.
+    """
     @_builtins.property
     def spec(self) -> Global___FilterSpec: ...
     def __init__(
         self,
         *,
         spec: Global___FilterSpec | None = ...,
+        run_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id", "spec", b"spec"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -407,3 +417,42 @@ class ListFiltersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListFiltersResponse: _TypeAlias = ListFiltersResponse  # noqa: Y015
+
+@_typing.final
+class CancelFilterRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelFilterRequest: _TypeAlias = CancelFilterRequest  # noqa: Y015
+
+@_typing.final
+class CancelFilterResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___FilterRun: ...
+    def __init__(
+        self,
+        *,
+        run: Global___FilterRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelFilterResponse: _TypeAlias = CancelFilterResponse  # noqa: Y015

@@ -55,13 +55,18 @@ class FilterServiceStub:
                 request_serializer=octopack_dot_filter_dot_v1_dot_filter__pb2.ListFiltersRequest.SerializeToString,
                 response_deserializer=octopack_dot_filter_dot_v1_dot_filter__pb2.ListFiltersResponse.FromString,
                 _registered_method=True)
+        self.CancelFilter = channel.unary_unary(
+                '/octopack.filter.v1.FilterService/CancelFilter',
+                request_serializer=octopack_dot_filter_dot_v1_dot_filter__pb2.CancelFilterRequest.SerializeToString,
+                response_deserializer=octopack_dot_filter_dot_v1_dot_filter__pb2.CancelFilterResponse.FromString,
+                _registered_method=True)
 
 
 class FilterServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def StartFilter(self, request, context):
-        """Validates the spec (input exists, config and tokenizer load) and starts the run in the background.
+        """Validates the spec (input exists, config and tokenizer load) and starts the run as a Ray job.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -83,6 +88,13 @@ class FilterServiceServicer:
 
     def ListFilters(self, request, context):
         """The runs this server knows, newest first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelFilter(self, request, context):
+        """Stops a running filter run and removes what it staged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,6 +122,11 @@ def add_FilterServiceServicer_to_server(servicer, server):
                     servicer.ListFilters,
                     request_deserializer=octopack_dot_filter_dot_v1_dot_filter__pb2.ListFiltersRequest.FromString,
                     response_serializer=octopack_dot_filter_dot_v1_dot_filter__pb2.ListFiltersResponse.SerializeToString,
+            ),
+            'CancelFilter': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelFilter,
+                    request_deserializer=octopack_dot_filter_dot_v1_dot_filter__pb2.CancelFilterRequest.FromString,
+                    response_serializer=octopack_dot_filter_dot_v1_dot_filter__pb2.CancelFilterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +237,33 @@ class FilterService:
             '/octopack.filter.v1.FilterService/ListFilters',
             octopack_dot_filter_dot_v1_dot_filter__pb2.ListFiltersRequest.SerializeToString,
             octopack_dot_filter_dot_v1_dot_filter__pb2.ListFiltersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelFilter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/octopack.filter.v1.FilterService/CancelFilter',
+            octopack_dot_filter_dot_v1_dot_filter__pb2.CancelFilterRequest.SerializeToString,
+            octopack_dot_filter_dot_v1_dot_filter__pb2.CancelFilterResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -33,25 +33,29 @@ class FilterServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> FilterServiceAsyncStub: ...
     StartFilter: _grpc.UnaryUnaryMultiCallable[_filter_pb2.StartFilterRequest, _filter_pb2.StartFilterResponse]
-    """Validates the spec (input exists, config and tokenizer load) and starts the run in the background."""
+    """Validates the spec (input exists, config and tokenizer load) and starts the run as a Ray job."""
     GetFilter: _grpc.UnaryUnaryMultiCallable[_filter_pb2.GetFilterRequest, _filter_pb2.GetFilterResponse]
     """Current state, progress and per-rule statistics of a run."""
     WatchFilter: _grpc.UnaryStreamMultiCallable[_filter_pb2.WatchFilterRequest, _filter_pb2.WatchFilterResponse]
     """Streams the run on every change until it ends."""
     ListFilters: _grpc.UnaryUnaryMultiCallable[_filter_pb2.ListFiltersRequest, _filter_pb2.ListFiltersResponse]
     """The runs this server knows, newest first, a page at a time."""
+    CancelFilter: _grpc.UnaryUnaryMultiCallable[_filter_pb2.CancelFilterRequest, _filter_pb2.CancelFilterResponse]
+    """Stops a running filter run and removes what it staged."""
 
 @_typing.type_check_only
 class FilterServiceAsyncStub(FilterServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartFilter: _aio.UnaryUnaryMultiCallable[_filter_pb2.StartFilterRequest, _filter_pb2.StartFilterResponse]  # type: ignore[assignment]
-    """Validates the spec (input exists, config and tokenizer load) and starts the run in the background."""
+    """Validates the spec (input exists, config and tokenizer load) and starts the run as a Ray job."""
     GetFilter: _aio.UnaryUnaryMultiCallable[_filter_pb2.GetFilterRequest, _filter_pb2.GetFilterResponse]  # type: ignore[assignment]
     """Current state, progress and per-rule statistics of a run."""
     WatchFilter: _aio.UnaryStreamMultiCallable[_filter_pb2.WatchFilterRequest, _filter_pb2.WatchFilterResponse]  # type: ignore[assignment]
     """Streams the run on every change until it ends."""
     ListFilters: _aio.UnaryUnaryMultiCallable[_filter_pb2.ListFiltersRequest, _filter_pb2.ListFiltersResponse]  # type: ignore[assignment]
     """The runs this server knows, newest first, a page at a time."""
+    CancelFilter: _aio.UnaryUnaryMultiCallable[_filter_pb2.CancelFilterRequest, _filter_pb2.CancelFilterResponse]  # type: ignore[assignment]
+    """Stops a running filter run and removes what it staged."""
 
 class FilterServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -60,7 +64,7 @@ class FilterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _filter_pb2.StartFilterRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_filter_pb2.StartFilterResponse, _abc.Awaitable[_filter_pb2.StartFilterResponse]]:
-        """Validates the spec (input exists, config and tokenizer load) and starts the run in the background."""
+        """Validates the spec (input exists, config and tokenizer load) and starts the run as a Ray job."""
 
     @_abc_1.abstractmethod
     def GetFilter(
@@ -85,5 +89,13 @@ class FilterServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_filter_pb2.ListFiltersResponse, _abc.Awaitable[_filter_pb2.ListFiltersResponse]]:
         """The runs this server knows, newest first, a page at a time."""
+
+    @_abc_1.abstractmethod
+    def CancelFilter(
+        self,
+        request: _filter_pb2.CancelFilterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_filter_pb2.CancelFilterResponse, _abc.Awaitable[_filter_pb2.CancelFilterResponse]]:
+        """Stops a running filter run and removes what it staged."""
 
 def add_FilterServiceServicer_to_server(servicer: FilterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

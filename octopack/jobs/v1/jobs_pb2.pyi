@@ -112,15 +112,21 @@ class CrawlConfig(_message.Message):
     LICENSES_FIELD_NUMBER: _builtins.int
     BRANCH_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
+    REPOSITORIES_FILE_FIELD_NUMBER: _builtins.int
+    REPOSITORIES_DATASET_FIELD_NUMBER: _builtins.int
     max_commits: _builtins.int
     """per repository; 0 = all"""
     branch: _builtins.str
     """branch to walk; empty = each repository's HEAD"""
     profile: _builtins.str
     """data profile: "paper" (empty, the default) or "improved" (docs/commits.md)"""
+    repositories_file: _builtins.str
+    """instead of repositories: an object of the bucket (KEY or s3://BUCKET/KEY), one URL a line"""
+    repositories_dataset: _builtins.str
+    """instead of repositories: NAME[@VERSION] with a "url" column (and optionally "license")"""
     @_builtins.property
     def repositories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """local paths or git URLs; at least one"""
+        """local paths or git URLs (or repositories_file / repositories_dataset)"""
 
     @_builtins.property
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -139,10 +145,12 @@ class CrawlConfig(_message.Message):
         licenses: _abc.Iterable[_builtins.str] | None = ...,
         branch: _builtins.str = ...,
         profile: _builtins.str = ...,
+        repositories_file: _builtins.str = ...,
+        repositories_dataset: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "profile", b"profile", "repositories", b"repositories"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "languages", b"languages", "licenses", b"licenses", "max_commits", b"max_commits", "profile", b"profile", "repositories", b"repositories", "repositories_dataset", b"repositories_dataset", "repositories_file", b"repositories_file"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,9 @@ class StageContext:
     (``name@version``), ``model`` (a URI) and ``endpoint`` (``host:port``).
     Runners must be idempotent by job id: they name their outputs with
     :meth:`output_name` and, when a previous attempt already produced them,
-    return those instead of producing them again. ``state`` is what earlier
+    return those instead of producing them again; work they hand to a service
+    or to Ray is named :attr:`run_id`, so the same attempt after a controller
+    restart adopts it. ``state`` is what earlier
     attempts recorded with ``save``, which merges entries into the stage's
     ``outputs.details`` in the job document (stored before it returns), so a
     retry, a restarted controller and :meth:`Backend.cleanup` see them.
@@ -47,6 +49,30 @@ class StageContext:
     def output_name(self) -> str:
         """Deterministic name of what this stage produces, e.g. ``job-1a2b3c4d5e6f-crawl``."""
         return f"{self.job_id}-{self.stage}"
+
+    @property
+    def run_id(self) -> str:
+        """The id of this attempt's work in a service or on Ray, e.g. ``job-1a2b3c4d5e6f-crawl-1``.
+
+        It is stored in the job document (the attempt number) before the work starts, so a restarted
+        controller asks for the same run and adopts it instead of starting it again.
+        """
+        return run_id(self.job_id, self.stage, self.attempt)
+
+
+def run_id(job_id: str, stage: str, attempt: int) -> str:
+    return f"{job_id}-{stage}-{attempt}"
+
+
+def attempt_run_ids(job: jobs_pb2.Job, kind: int) -> list[tuple[str, bool]]:
+    """Run ids of every attempt of the ``kind`` stage, each with whether its outputs are the stage's."""
+    out = []
+    for st in job.stages:
+        if st.kind == kind:
+            for attempt in range(1, st.attempts + 1):
+                kept = st.state == jobs_pb2.STATE_SUCCEEDED and attempt == st.attempts
+                out.append((run_id(job.id, stage_name(kind), attempt), kept))
+    return out
 
 
 class StageRunner(Protocol):

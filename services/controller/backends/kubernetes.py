@@ -1,5 +1,6 @@
-"""The ``kubernetes`` backend: a batch Job per crawl, filter and evaluate attempt, a KubeRay RayJob
-for training, a RayService for serving; executor Deployments scaled up while evaluating.
+"""The ``kubernetes`` backend: crawl and filter in the CrawlerService and FilterService (which run them
+on the chart's KubeRay cluster), a KubeRay RayJob for training, a RayService for serving, a batch Job per
+evaluate attempt; executor Deployments scaled up while evaluating.
 
 Every object is labelled ``octopack.io/job-id=<id>`` and ``octopack.io/stage=<stage>``. A runner
 first adopts what an earlier attempt (or an earlier controller) left: finished outputs in the object
@@ -23,13 +24,14 @@ from octopack.common.objectstore import S3Settings
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends import manifests as m
 from octopack.services.controller.backends.base import Backend, StageContext
+from octopack.services.controller.backends.data_stages import CrawlStage, FilterStage
 from octopack.services.controller.backends.executors import ExecutorScaler
+from octopack.services.controller.backends.outputs import OutputsReader, s3_outputs_reader
 from octopack.services.controller.settings import ControllerSettings
 
 log = logging.getLogger(__name__)
 K = jobs_pb2.StageKind
 RAY_GROUP, RAY_VERSION = "ray.io", "v1"
-OutputsReader = Callable[[str, str], jobs_pb2.StageOutputs | None]
 
 #: Every (API group, resource, verb) this backend (with its ExecutorScaler) calls, and nothing more: the chart's Role must grant
 #: exactly these (tests/chart/test_controller_contract.py compares them; the kmock tests check each request against them).
@@ -90,7 +92,8 @@ class KubernetesBackend(Backend):
     name = "kubernetes"
 
     def __init__(
-        self, api_client: Any, settings: ControllerSettings, outputs: OutputsReader, s3: S3Settings | None = None
+        self, api_client: Any, settings: ControllerSettings, outputs: OutputsReader, s3: S3Settings | None = None,
+        store_factory: Callable[[], Any] | None = None,
     ) -> None:
         from kubernetes import client
 
@@ -118,10 +121,12 @@ class KubernetesBackend(Backend):
             tmp_size=settings.stage_tmp_size,
         )
         self.executors = ExecutorScaler(self.apps, self.ns, settings, self.poll)
+        self.crawl = CrawlStage(settings.crawler_address, store_factory or _dataset_store, settings.auth_token)
+        self.filter = FilterStage(settings.filter_address, settings.auth_token)
         super().__init__(
             {
-                K.STAGE_KIND_CRAWL: _Runner(self._batch_stage),
-                K.STAGE_KIND_FILTER: _Runner(self._batch_stage),
+                K.STAGE_KIND_CRAWL: self.crawl,
+                K.STAGE_KIND_FILTER: self.filter,
                 K.STAGE_KIND_TRAIN: _Runner(self._train),
                 K.STAGE_KIND_SERVE: _Runner(self._serve),
                 K.STAGE_KIND_EVALUATE: _Runner(self._evaluate),
@@ -162,7 +167,7 @@ class KubernetesBackend(Backend):
             raise StageObjectFailed(f"the {ctx.stage} pod succeeded but wrote no outputs document")
         return outputs
 
-    # -- crawl, filter (and the evaluation pod) --------------------------------------------------
+    # -- the evaluation pod ---------------------------------------------------------------------
     async def _batch_stage(self, ctx: StageContext) -> jobs_pb2.StageOutputs:
         done = self.outputs(ctx.job_id, ctx.stage)
         if done is not None:
@@ -257,7 +262,10 @@ class KubernetesBackend(Backend):
         return await self._batch_stage(ctx)
 
     async def cleanup(self, job: jobs_pb2.Job) -> None:
-        """Delete the job's Jobs and RayJobs, its RayService (unless kept), restore executor sizes."""
+        """Cancel crawls and filter runs the job does not keep; delete the job's Jobs and RayJobs, its
+        RayService (unless kept); restore executor sizes."""
+        await self.crawl.forget(job)
+        await self.filter.forget(job)
         from kubernetes.client import V1DeleteOptions
 
         selector = self._selector(job.id)
@@ -303,30 +311,18 @@ class _Runner:
         return result
 
 
+def _dataset_store() -> Any:
+    from octopack.datasets.store import DatasetStore
+
+    return DatasetStore.from_settings()
+
+
 def _owned(obj: Any, job_id: str, stage: str | None = None) -> bool:
     """The object carries the job's (and stage's) labels; checked here too, not only by the selector."""
     doc = obj if isinstance(obj, dict) else obj.to_dict()
     meta = doc.get("metadata") or {}
     labels = meta.get("labels") or {}
     return labels.get(m.JOB_LABEL) == job_id and (stage is None or labels.get(m.STAGE_LABEL) == stage)
-
-
-def outputs_key(prefix: str, job_id: str, stage: str) -> str:
-    return f"{prefix}{job_id}/outputs/{stage}.json"
-
-
-def s3_outputs_reader(store: Any, prefix: str) -> OutputsReader:
-    """Reads the outputs documents stage pods write (see ``octopack stage``)."""
-    from octopack.common.errors import NotFound
-
-    def read(job_id: str, stage: str) -> jobs_pb2.StageOutputs | None:
-        try:
-            data = store.get(outputs_key(prefix, job_id, stage))
-        except NotFound:
-            return None
-        return json_format.Parse(data.decode(), jobs_pb2.StageOutputs(), ignore_unknown_fields=True)
-
-    return read
 
 
 def _load_yaml(path: Path | None) -> dict[str, Any] | None:

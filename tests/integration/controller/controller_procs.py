@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import grpc
 
+from octopack.common.objectstore import ObjectStore
 from octopack.stack import process
 
 MIT = """MIT License
@@ -50,31 +52,32 @@ def make_repo(root: Path, commits: int) -> Path:
     return repo
 
 
-class ControllerProcess:
-    """``python -m octopack.services.controller`` on a free port, stoppable with SIGKILL."""
+class ServiceProcess:
+    """``python -m <module>`` of one service on a free port, in its own session, stoppable with SIGKILL."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, module: str, prefix: str, env: dict[str, str], log: Path) -> None:
+        self.module = module
         self.port = process.free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.env = {**env, "OCTOPACK_CONTROLLER_PORT": str(self.port), "OCTOPACK_CONTROLLER_HOST": "127.0.0.1"}
+        self.env = {**env, f"{prefix}PORT": str(self.port), f"{prefix}HOST": "127.0.0.1"}
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> ControllerProcess:
+    def start(self) -> ServiceProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "octopack.services.controller"], env={**os.environ, **self.env},
+                [sys.executable, "-m", self.module], env={**os.environ, **self.env},
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.monotonic() + 60
         while not process.grpc_healthy(self.address):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("controller did not start:\n" + self.log.read_text()[-3000:])
+                raise RuntimeError(f"{self.module} did not start:\n" + self.log.read_text()[-3000:])
             time.sleep(0.1)
         return self
 
     def kill(self) -> None:
-        """SIGKILL the controller and its session (its crawl worker processes too)."""
+        """SIGKILL the process and its session."""
         assert self.proc is not None
         process.stop(self.proc.pid, hard=True, group=True)
         self.proc.wait(timeout=10)
@@ -86,3 +89,31 @@ class ControllerProcess:
 
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(self.address)
+
+
+class ControllerProcess(ServiceProcess):
+    """``python -m octopack.services.controller`` on a free port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        super().__init__("octopack.services.controller", "OCTOPACK_CONTROLLER_", env, log)
+
+
+def data_services(env: dict[str, str], ray_dashboard: str, logs: Path) -> tuple[ServiceProcess, ServiceProcess]:
+    """The crawler and the filter service on ``env``'s bucket, running their work on the Ray head."""
+    crawler = ServiceProcess("octopack.services.crawler", "OCTOPACK_CRAWLER_",
+                             {**env, "OCTOPACK_CRAWLER_RAY_ADDRESS": ray_dashboard,
+                              "OCTOPACK_CRAWLER_POLL_SECONDS": "0.3"}, logs / "crawler.log")
+    filt = ServiceProcess("octopack.services.filter", "OCTOPACK_FILTER_",
+                          {**env, "OCTOPACK_FILTER_RAY_ADDRESS": ray_dashboard, "OCTOPACK_FILTER_POLL_SECONDS": "0.3"},
+                          logs / "filter.log")
+    return crawler.start(), filt.start()
+
+
+def service_runs(objects: ObjectStore, service: str, job_id: str) -> dict[str, int]:
+    """Run id -> driver launches of ``service`` for ``job_id``, from the service's run records in S3."""
+    runs = {}
+    for obj in objects.list(f"runs/{service}/{job_id}-"):
+        if obj.key.endswith("/run.json"):
+            doc = json.loads(objects.get(obj.key))
+            runs[doc["run_id"]] = int(doc["launches"])
+    return runs

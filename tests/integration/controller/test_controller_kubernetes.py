@@ -1,6 +1,8 @@
 """The kubernetes backend against the kmock API emulator, through the official ``kubernetes`` client.
 
-kmock has no controllers, so a small "cluster" coroutine plays them: it marks Jobs and RayJobs
+Crawl and filter go through real CrawlerService and FilterService servers (what the chart deploys),
+which run them as Ray jobs on the session's real Ray head against the real S3 server. kmock has no
+controllers, so a small "cluster" coroutine plays them for the rest: it marks Jobs and RayJobs
 succeeded (or failed), RayServices running and executor Deployments ready, and writes the outputs
 documents that stage pods would write.
 
@@ -15,14 +17,18 @@ backend sends is checked against :data:`REQUIRED_RBAC`, which the chart's Role m
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 import yaml
+from controller_procs import make_repo
 
 from octopack.common.objectstore import S3Settings
+from octopack.common.server import start_server
+from octopack.datasets.store import DatasetStore
 from octopack.jobs.v1 import jobs_pb2
 from octopack.services.controller.backends import manifests as m
 from octopack.services.controller.backends.executors import REPLICAS_BEFORE
@@ -30,8 +36,12 @@ from octopack.services.controller.backends.kubernetes import REQUIRED_RBAC, Kube
 from octopack.services.controller.engine import Controller
 from octopack.services.controller.settings import ControllerSettings
 from octopack.services.controller.store import MemoryStore
+from octopack.services.crawler.server import crawler_service
+from octopack.services.crawler.settings import CrawlerSettings
+from octopack.services.filter.server import filter_service
+from octopack.services.filter.settings import FilterSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.ray]
 S = jobs_pb2.State
 NS = "octo"
 JOBS, DEPLOYMENTS = "batch/v1/jobs", "apps/v1/deployments"
@@ -163,24 +173,43 @@ async def cluster(kmock: Any):  # type: ignore[no-untyped-def]
     assert set(calls) <= REQUIRED_RBAC, f"calls outside REQUIRED_RBAC: {set(calls) - REQUIRED_RBAC}"
 
 
-def _backend(kmock: Any, outputs: dict[tuple[str, str], jobs_pb2.StageOutputs]) -> KubernetesBackend:
+@pytest.fixture
+async def services(s3_settings, ray_head, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The crawler and filter services the chart deploys, on the test's bucket and the session's Ray head."""
+    crawler = CrawlerSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=0.3)
+    filt = FilterSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=0.3)
+    running = [await start_server(crawler, [crawler_service(crawler, s3_settings)]),
+               await start_server(filt, [filter_service(filt, s3_settings)])]
+    yield {"crawler": running[0].address, "filter": running[1].address, "s3": s3_settings,
+           "repo": make_repo(tmp_path, 6)}
+    for server in running:
+        await server.stop(0)
+
+
+def _backend(
+    kmock: Any, outputs: dict[tuple[str, str], jobs_pb2.StageOutputs], services: dict[str, Any] | None = None
+) -> KubernetesBackend:
     config = kubernetes.client.Configuration()
     config.host = str(kmock.url).rstrip("/")
+    services = services or {"crawler": "", "filter": "", "s3": None}
     settings = ControllerSettings(
         backend="kubernetes", namespace=NS, image="octopack:test", kube_poll_seconds=0.02,
         executor_selector="app.kubernetes.io/component=executor", executor_replicas=2,
         s3_secret_name="octopack-s3", stage_service_account="octopack-stage",
+        crawler_address=services["crawler"], filter_address=services["filter"],
     )
     s3 = S3Settings(endpoint="minio.octo.svc:9000", bucket="octopack")
     return KubernetesBackend(
-        kubernetes.client.ApiClient(config), settings, lambda j, s: outputs.get((j, s)), s3
+        kubernetes.client.ApiClient(config), settings, lambda j, s: outputs.get((j, s)), s3,
+        store_factory=lambda: DatasetStore.from_settings(services["s3"]),
     )
 
 
-def _full_spec() -> jobs_pb2.JobSpec:
+def _full_spec(repo: Path) -> jobs_pb2.JobSpec:
     return jobs_pb2.JobSpec(
-        crawl=jobs_pb2.CrawlConfig(repositories=["https://example.com/r.git"]),
-        filter=jobs_pb2.FilterConfig(), train=jobs_pb2.TrainConfig(max_steps=2), serve=jobs_pb2.ServeConfig(),
+        crawl=jobs_pb2.CrawlConfig(repositories=[str(repo)]),
+        filter=jobs_pb2.FilterConfig(config_yaml="token_length: {enabled: false}"),
+        train=jobs_pb2.TrainConfig(max_steps=2), serve=jobs_pb2.ServeConfig(),
         evaluate=jobs_pb2.EvaluateConfig(languages=["python"], limit=2),
         retry=jobs_pb2.RetryPolicy(initial_backoff_seconds=0.01),
     )
@@ -194,27 +223,37 @@ async def _final(ctl: Controller, job_id: str) -> jobs_pb2.Job:
     return job
 
 
-async def test_full_pipeline_creates_labelled_objects_and_cleans_up(kmock: Any, cluster: Cluster) -> None:
-    ctl = Controller(MemoryStore(), _backend(kmock, cluster.outputs))
+async def test_full_pipeline_creates_labelled_objects_and_cleans_up(
+    kmock: Any, cluster: Cluster, services: dict[str, Any]
+) -> None:
+    ctl = Controller(MemoryStore(), _backend(kmock, cluster.outputs, services))
     await ctl.start()
-    job, _ = await ctl.submit(_full_spec())
-    final = await asyncio.wait_for(_final(ctl, job.id), 60)
+    job, _ = await ctl.submit(_full_spec(services["repo"]))
+    final = await asyncio.wait_for(_final(ctl, job.id), 300)
     assert final.state == S.STATE_SUCCEEDED, [st.message for st in final.stages]
     j = job.id
-    assert set(cluster.seen) == {f"{j}-crawl-1", f"{j}-filter-1", f"{j}-train-1", f"{j}-serve", f"{j}-evaluate-1"}
+    # Crawl and filter ran in their services (on Ray), not as cluster objects.
+    assert set(cluster.seen) == {f"{j}-train-1", f"{j}-serve", f"{j}-evaluate-1"}
+    stages = {st.kind: st for st in final.stages}
+    crawl, filtered = stages[jobs_pb2.STAGE_KIND_CRAWL], stages[jobs_pb2.STAGE_KIND_FILTER]
+    assert crawl.outputs.details["crawl_id"] == f"{j}-crawl-1" and filtered.outputs.details["run_id"] == f"{j}-filter-1"
+    store = DatasetStore.from_settings(services["s3"])
+    crawled = store.read_table(f"{j}-crawl", crawl.outputs.datasets[0].version)
+    assert crawled.num_rows == crawl.outputs.datasets[0].samples == 6
+    assert store.get_manifest(f"{j}-filter", filtered.outputs.datasets[0].version).lineage.parents == [
+        f"{j}-crawl@{crawl.outputs.datasets[0].version}"]
     for name, obj in cluster.seen.items():
         assert obj["metadata"]["labels"][m.JOB_LABEL] == j, name
-    crawl_pod = cluster.seen[f"{j}-crawl-1"]["spec"]["template"]["spec"]["containers"][0]
-    assert crawl_pod["image"] == "octopack:test" and crawl_pod["command"][:3] == ["octopack", "stage", "crawl"]
-    env = {e["name"]: e for e in crawl_pod["env"]}
+    eval_pod = cluster.seen[f"{j}-evaluate-1"]["spec"]["template"]["spec"]["containers"][0]
+    assert eval_pod["image"] == "octopack:test" and eval_pod["command"][:3] == ["octopack", "stage", "evaluate"]
+    env = {e["name"]: e for e in eval_pod["env"]}
     assert env["OCTOPACK_S3_ENDPOINT"]["value"] == "minio.octo.svc:9000"
     assert env["OCTOPACK_S3_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "octopack-s3", "key": "accessKey"}
     assert env["OCTOPACK_CONTROLLER_JOBS_PREFIX"]["value"] == "jobs/"  # where the backend reads the outputs
     assert env["OCTOPACK_CONTROLLER_WORK_DIR"]["value"].startswith("/tmp/")
-    assert crawl_pod["securityContext"]["readOnlyRootFilesystem"] is True
-    assert cluster.seen[f"{j}-crawl-1"]["spec"]["template"]["spec"]["serviceAccountName"] == "octopack-stage"
+    assert eval_pod["securityContext"]["readOnlyRootFilesystem"] is True
+    assert cluster.seen[f"{j}-evaluate-1"]["spec"]["template"]["spec"]["serviceAccountName"] == "octopack-stage"
     assert "--payload" in cluster.seen[f"{j}-train-1"]["spec"]["entrypoint"]
-    stages = {st.kind: st for st in final.stages}
     assert stages[jobs_pb2.STAGE_KIND_SERVE].outputs.endpoint == f"{j}-serve-serve-svc.{NS}.svc:9000"
     assert stages[jobs_pb2.STAGE_KIND_EVALUATE].outputs.evaluation.scores[0].pass_at_1 == 0.5
     # The sizes before scaling are kept in the job document, not on the Deployments.
@@ -267,17 +306,16 @@ async def test_restarted_controller_restores_executors_from_the_job_document(kmo
 
 
 async def test_failed_job_is_retried_with_a_new_attempt_object(kmock: Any, cluster: Cluster) -> None:
-    cluster.fail_first = {"crawl", "train"}
+    cluster.fail_first = {"train"}
     ctl = Controller(MemoryStore(), _backend(kmock, cluster.outputs))
     await ctl.start()
-    spec = _full_spec()
-    spec.ClearField("serve")
-    spec.ClearField("evaluate")
+    spec = jobs_pb2.JobSpec(train=jobs_pb2.TrainConfig(max_steps=2, dataset="d@v1"),
+                            retry=jobs_pb2.RetryPolicy(initial_backoff_seconds=0.01))
     job, _ = await ctl.submit(spec)
     final = await asyncio.wait_for(_final(ctl, job.id), 60)
     assert final.state == S.STATE_SUCCEEDED
-    assert [st.attempts for st in final.stages] == [2, 1, 2]
-    assert {f"{job.id}-crawl-1", f"{job.id}-crawl-2", f"{job.id}-train-1", f"{job.id}-train-2"} <= set(cluster.seen)
+    assert [st.attempts for st in final.stages] == [2]
+    assert {f"{job.id}-train-1", f"{job.id}-train-2"} <= set(cluster.seen)
     await ctl.stop()
 
 
@@ -286,9 +324,8 @@ async def test_restart_adopts_the_running_object_and_cancel_deletes_it(kmock: An
     store = MemoryStore()
     first = Controller(store, _backend(kmock, cluster.outputs))
     await first.start()
-    spec = _full_spec()
-    spec.ClearField("serve")
-    spec.ClearField("evaluate")
+    spec = jobs_pb2.JobSpec(train=jobs_pb2.TrainConfig(max_steps=2, dataset="d@v1"),
+                            retry=jobs_pb2.RetryPolicy(initial_backoff_seconds=0.01))
     job, _ = await first.submit(spec)
     while f"{job.id}-train-1" not in cluster.seen:
         await asyncio.sleep(0.02)
@@ -300,7 +337,8 @@ async def test_restart_adopts_the_running_object_and_cancel_deletes_it(kmock: An
     assert [name for name, _ in cluster.alive(RAYJOBS)] == [f"{job.id}-train-1"]  # adopted, not created again
     cancelled = await second.cancel(job.id)
     assert cancelled.state == S.STATE_CANCELLED
-    assert [st.state for st in cancelled.stages] == [S.STATE_SUCCEEDED, S.STATE_SUCCEEDED, S.STATE_CANCELLED]
+    assert [st.state for st in cancelled.stages] == [S.STATE_CANCELLED]
+    assert cancelled.stages[0].attempts == 1  # the running RayJob was adopted: the same attempt
     assert cluster.alive(RAYJOBS) == [] and cluster.alive(JOBS) == []
     await second.stop()
 

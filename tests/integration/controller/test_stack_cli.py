@@ -1,4 +1,4 @@
-"""``octopack up`` / ``run`` / ``jobs`` / ``down`` as a user runs them (S3 and controller only)."""
+"""``octopack up`` / ``run`` / ``jobs`` / ``down`` as a user runs them (S3, Ray, the crawler, the controller)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from controller_procs import make_repo
 
 from octopack.stack import process
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.ray]
 
 
 def _octopack(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -24,18 +24,19 @@ def _octopack(env: dict[str, str], *args: str, timeout: float = 180) -> subproce
 def test_up_run_down(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, 4)
     env = {**os.environ, "OCTOPACK_STACK_DIR": str(tmp_path / "state"), "COLUMNS": "200"}
-    env.update({f"OCTOPACK_STACK_{name.upper()}_PORT": "0" for name in ("controller", "datasets", "crawler", "filter", "executor")})
-    up = _octopack(env, "up", "--only", "s3,controller")
+    names = ("controller", "datasets", "crawler", "filter", "executor", "ray", "ray_dashboard")
+    env.update({f"OCTOPACK_STACK_{name.upper()}_PORT": "0" for name in names})
+    up = _octopack(env, "up", "--only", "s3,ray,crawler,controller", timeout=600)
     try:
         assert up.returncode == 0, up.stderr
         state = json.loads((tmp_path / "state" / "stack.json").read_text())["components"]
-        assert set(state) == {"s3", "controller"}
+        assert set(state) == {"s3", "ray", "crawler", "controller"}
         address = state["controller"]["address"]
         assert f"grpcurl -plaintext {address} list" in up.stdout
 
         job = tmp_path / "job.yaml"
         job.write_text(f"name: cli\ncrawl:\n  repositories: [{repo}]\n")
-        run = _octopack(env, "run", str(job))
+        run = _octopack(env, "run", str(job), timeout=600)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "succeeded" in run.stdout
         listed = _octopack(env, "jobs", "list")
@@ -44,6 +45,6 @@ def test_up_run_down(tmp_path: Path) -> None:
         assert missing.returncode == 2 and "does not exist" in missing.stderr
     finally:
         down = _octopack(env, "down")
-    assert down.returncode == 0 and "controller" in down.stdout and "s3" in down.stdout
+    assert down.returncode == 0 and all(name in down.stdout for name in ("controller", "crawler", "ray", "s3"))
     assert not any(process.alive(c["pid"]) for c in state.values())
     assert not (tmp_path / "state" / "stack.json").exists()

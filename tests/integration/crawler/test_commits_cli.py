@@ -24,9 +24,11 @@ def test_crawl_then_filter(tmp_path: Path, s3_settings, monkeypatch, capsys) -> 
     repo.commit("fix: Make the helper return a float value", src__arith_DOT_py=NEW.replace("a + b", "float(a + b)"))
     repo.commit("wip", src__arith_DOT_py=OLD)
 
-    assert main(["crawl", str(repo.path), str(tmp_path / "missing"), "--dataset", "commits", "--all-licenses"]) == 0
+    listed = tmp_path / "repos.txt"
+    listed.write_text(f"# the repositories to crawl\n\n{tmp_path / 'missing'}   # not there\n")
+    assert main(["crawl", str(repo.path), "--repos-file", str(listed), "--dataset", "commits", "--all-licenses"]) == 0
     err = capsys.readouterr().err
-    assert "commits@v1" in err and "missing" in err and "message_length" in err
+    assert "commits@v1" in err and "missing" in err and "message_length" in err and "1 failed" in err
     store = DatasetStore.from_settings(s3_settings)
     assert store.get_manifest("commits").num_rows == 2
     assert store.get_manifest("commits").profile == "paper"

@@ -1,21 +1,21 @@
-"""Crawling repositories as Ray tasks on a local Ray cluster gives the same samples as local processes."""
+"""The crawl on Ray (tasks, then the de-duplication) writes exactly what the crawl in one process writes."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from octopack.services.crawler.crawl import Crawl, CrawlRequest
-from octopack.services.crawler.options import CrawlOptions
-from tests.unit.crawler.conftest import MemoryStore
+from octopack.datasets.store import DatasetStore
+from octopack.services.crawler.runner import RayRunner
+from tests.unit.crawler.conftest import crawl_here
 from tests.unit.crawler.gitrepo import Repo, oracle
 
 pytestmark = [pytest.mark.integration, pytest.mark.ray]
 
 
-def test_ray_tasks_crawl_like_local_processes(tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray", reason="needs the [train] extra (Ray)")
+def _repos(tmp_path: Path) -> list[str]:
     repos = []
     for name in ("a", "b"):
         repo = Repo(tmp_path / name)
@@ -23,14 +23,28 @@ def test_ray_tasks_crawl_like_local_processes(tmp_path: Path) -> None:
         for i in range(3):
             repo.commit(f"Set {name} to the value {i}", m_DOT_py=f"{name} = {i}\n")
         repos.append(repo)
-    sources = [str(r.path) for r in repos] + [str(tmp_path / "missing")]
-    ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False)
+    fork = tmp_path / "fork"
+    subprocess.run(["git", "clone", "-q", str(repos[0].path), str(fork)], check=True)
+    return [str(r.path) for r in repos] + [str(fork), str(tmp_path / "missing")]
+
+
+def test_ray_runner_writes_the_rows_of_one_process(tmp_path: Path, store: DatasetStore, ray_head) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ray")
+    import ray
+
+    sources = _repos(tmp_path)
+    single, expected = crawl_here(sources, store, tmp_path / "w1", dataset="single", workers=1, licenses=())
+    ray.init(address=ray_head.gcs_address, log_to_driver=False)
     try:
-        store = MemoryStore()
-        crawl = Crawl(CrawlRequest(sources, "ds", CrawlOptions(licenses=()), ray_address="local"), tmp_path / "w")
-        crawl.run(store)
+        # Two partitions: the shuffle and per-partition de-duplication of Ray Data, not the one-task shortcut.
+        on_ray, rows = crawl_here(sources, store, tmp_path / "w2", dataset="onray", runner=RayRunner(), licenses=())
+        many, many_rows = crawl_here(sources, store, tmp_path / "w3", dataset="many", runner=RayRunner(), licenses=(),
+                                     partition_bytes=1000)
     finally:
         ray.shutdown()
-    assert crawl.progress.repositories_done == 2 and crawl.progress.repositories_failed == 1
-    expected = {**oracle(repos[0].path), **oracle(repos[1].path)}
-    assert sorted(store.latest("ds").table().column("commit").to_pylist()) == sorted(expected)
+    assert on_ray.progress.repositories_done == 3 and on_ray.progress.repositories_failed == 1
+    assert rows.to_pylist() == expected.to_pylist()  # the same rows in the same order
+    assert sorted(rows.column("commit").to_pylist()) == sorted({**oracle(Path(sources[0])), **oracle(Path(sources[1]))})
+    assert on_ray.progress.skipped["duplicate_across_repos"] == single.progress.skipped["duplicate_across_repos"] == 3
+    assert len(store.get_manifest("many", many.progress.version).shards) > 1
+    assert sorted(many_rows.to_pylist(), key=str) == sorted(expected.to_pylist(), key=str)

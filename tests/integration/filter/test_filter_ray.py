@@ -1,4 +1,5 @@
-"""The filter on Ray Data (map_batches) keeps the same rows and counts the same drops as a local run."""
+"""The filter on Ray Data (one task per input shard, output shards written by the workers) keeps the same
+rows in the same order and counts the same drops as one process; a second driver of a run resumes it."""
 
 from __future__ import annotations
 
@@ -7,30 +8,52 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from octopack.datasets.shards import ShardPolicy
+from octopack.datasets.store import DatasetStore
+from octopack.services.crawler.samples import SAMPLE_SCHEMA
 from octopack.services.filter.config import FilterConfig
-from octopack.services.filter.pipeline import run_local, run_ray
-from octopack.services.filter.rules import build_rules
-from octopack.services.filter.stats import FilterStats
+from octopack.services.filter.pipeline import SHARDS, LocalShardRunner, RayShardRunner, filter_shard
+from octopack.services.filter.run import FilterRequest, FilterRun
 from tests.unit.filter.conftest import sample, train_tokenizer
 
 pytestmark = [pytest.mark.integration, pytest.mark.ray]
 
 
-def test_ray_data_matches_local(tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray", reason="needs the [train] extra (Ray)")
-    tokenizer = str(train_tokenizer(tmp_path / "tokenizer.json"))
+def _input(store: DatasetStore) -> str:
     subjects = ["Add a comment to the subtraction helper", "Fix #1 in the helper", "fix: Add the missing check here",
                 "Bump the helper version to two", "Add a work in progress helper"]
     rows = [sample(commit=f"{i:040x}", subject=subjects[i % 5], lang=["Python", "Go"][i % 2]) for i in range(400)]
-    batches = [pa.Table.from_pylist(rows[i : i + 64]) for i in range(0, 400, 64)]
-    rules = build_rules(FilterConfig(), tokenizer)
-    local_stats, ray_stats = FilterStats.for_rules(rules), FilterStats.for_rules(rules)
-    local = [r for t in run_local(batches, rules, local_stats) for r in t.to_pylist()]
-    ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False)
+    with store.create_version("commits", policy=ShardPolicy(max_rows=64)) as writer:
+        writer.write(pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA))
+        return writer.commit().ref
+
+
+def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ray")
+    import ray
+
+    store = DatasetStore.from_settings(s3_settings)
+    source = _input(store)
+    assert len(store.get_manifest(*source.split("@")).shards) == 7
+    tokenizer = str(train_tokenizer(tmp_path / "tokenizer.json"))
+    config = FilterConfig(tokenizer=tokenizer)
+    local = FilterRun(FilterRequest(source, "local", config), store).driver()
+    local_out = local.run(LocalShardRunner())
+    run = FilterRun(FilterRequest(source, "onray", config), store, run_id="onray-1")
+    # A first driver filtered shard 2 and died: its marker and output shard are staged.
+    driver = run.driver()
+    area = store.stage("onray", "onray-1", parents=(source,))
+    manifest = store.get_manifest(*source.split("@"))
+    first = filter_shard(2, manifest.shards[2], driver.plan, area)
+    ray.init(address=ray_head.gcs_address, log_to_driver=False)
     try:
-        remote = [r for t in run_ray(batches, rules, ray_stats, "local") for r in t.to_pylist()]
+        on_ray = driver.run(RayShardRunner())
     finally:
         ray.shutdown()
-    key = sorted(local, key=lambda r: r["commit"])
-    assert sorted(remote, key=lambda r: r["commit"]) == key and len(key) > 0
-    assert ray_stats.to_dict() == local_stats.to_dict()
+    assert store.read_table(*on_ray.split("@")).to_pylist() == store.read_table(*local_out.split("@")).to_pylist()
+    assert driver.stats is not None and local.stats is not None
+    assert driver.stats.to_dict() == local.stats.to_dict() and 0 < driver.stats.rows_out < 400
+    assert area.get_json(f"{SHARDS}00002.json") == first  # resumed, not filtered again
+    out = store.get_manifest(*on_ray.split("@"))
+    assert [s.key for s in out.shards if "-00002-" in s.key] == [s["key"] for s in first["shards"]]
+    assert out.lineage.parents == [source] and out.lineage.stats["rows_in"] == 400

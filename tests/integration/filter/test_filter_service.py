@@ -1,4 +1,5 @@
-"""FilterService through a real gRPC server on loopback, reading and writing the real local S3 dataset store."""
+"""FilterService through a real gRPC server on loopback: each run a Ray job on a real local Ray head, reading
+and writing the real local S3 dataset store."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from octopack.services.filter.settings import FilterSettings
 from octopack.services.filter.stats import FilterStats
 from tests.unit.filter.conftest import sample, train_tokenizer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.ray]
 
 
 def _rows(n: int) -> list[dict]:
@@ -31,14 +32,14 @@ def _rows(n: int) -> list[dict]:
     return [sample(commit=f"{i:040x}", subject=subjects[i % len(subjects)]) for i in range(n)]
 
 
-async def test_filter_writes_a_version_with_lineage_and_statistics(tmp_path: Path, s3_settings) -> None:
+async def test_filter_writes_a_version_with_lineage_and_statistics(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
     tokenizer = str(train_tokenizer(tmp_path / "tok" / "tokenizer.json"))
     store = DatasetStore.from_settings(s3_settings)
     rows = _rows(500)
     writer = store.create_version("commits")
     writer.write(pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA))
     source = writer.commit().ref
-    settings = FilterSettings(host="127.0.0.1", port=0)
+    settings = FilterSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=0.3)
     running = await start_server(settings, [filter_service(settings, s3_settings)])
     try:
         async with grpc.aio.insecure_channel(running.address) as channel:
@@ -69,6 +70,19 @@ async def test_filter_writes_a_version_with_lineage_and_statistics(tmp_path: Pat
             assert recorded is not None and recorded["rows_out"] == len(expected)
             assert [r["dropped"] for r in recorded["rules"]] == [r.dropped for r in stats.rules]
             assert {r.name: r.dropped for r in final.stats.rules}["no_hash_in_subject"] == 100
+            # The same request again is the same run (read back, not run again); a named run with
+            # another request is refused.
+            again = (await stub.StartFilter(pb.StartFilterRequest(spec=spec))).run
+            assert again.run_id == run.run_id and again.output == final.output and again.driver_launches == 1
+            assert store.list_versions("commitpackft") == [final.output.split("@")[1]]
+            other = pb.FilterSpec(source="commits", out="commitpackft", tokenizer=tokenizer)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.StartFilter(pb.StartFilterRequest(spec=other, run_id=run.run_id))
+            assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+            # Nothing is left beside the committed shards: the tokenizer was handed over in the run's records.
+            prefix = store.version_prefix(*parse_ref(final.output))
+            names = {o.key[len(prefix):].split("/")[0] for o in store.objects.list(prefix) if not o.key.endswith(".parquet")}
+            assert names == {"_manifest.json", "_writer.json", "_shards"}  # the per-shard markers stay as the record
     finally:
         await running.stop(0)
 
@@ -78,7 +92,7 @@ async def test_bad_requests_get_clear_errors(tmp_path: Path, s3_settings) -> Non
     writer = store.create_version("commits")
     writer.write(pa.Table.from_pylist(_rows(3), schema=SAMPLE_SCHEMA))
     writer.commit()
-    settings = FilterSettings(host="127.0.0.1", port=0)
+    settings = FilterSettings(host="127.0.0.1", port=0, ray_address="http://127.0.0.1:9")
     running = await start_server(settings, [filter_service(settings, s3_settings)])
     off = "token_length: {enabled: false}"
     try:

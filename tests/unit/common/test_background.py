@@ -1,4 +1,4 @@
-"""The background-run registry shared by the crawler and the filter services."""
+"""The background-run registry shared by the crawler and the filter services: idempotent by run id."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import time
 import pytest
 
 from octopack.common.background import CANCELLED, FAILED, SUCCEEDED, BackgroundRuns
-from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from octopack.common.errors import AlreadyExists, InvalidArgument, NotFound
 
 
 class Work:
-    def __init__(self, name: str, fail: Exception | None = None) -> None:
+    def __init__(self, name: str, fail: Exception | None = None, request: str = "r") -> None:
         self.name = name
+        self.request = request
         self.fail = fail
         self.cancel_event = threading.Event()
         self.release = threading.Event()
@@ -26,6 +27,9 @@ class Runs(BackgroundRuns[Work]):
 
     def work_id(self, work: Work) -> str:
         return work.name
+
+    def same(self, current: Work, new: Work) -> bool:
+        return current.request == new.request
 
     def execute(self, work: Work) -> None:
         while not work.release.wait(0.01):
@@ -63,17 +67,26 @@ def test_runs_succeed_fail_and_cancel() -> None:
     assert {j.work.name for j in runs.list()} == {"ok", "bad", "boom", "c"}
 
 
-def test_one_running_run_per_id_and_unknown_ids() -> None:
+def test_the_same_run_id_returns_the_run_and_a_failed_one_starts_again() -> None:
     runs = Runs()
     first = Work("same")
-    runs.start(first)
-    with pytest.raises(FailedPrecondition, match="thing same is already running"):
-        runs.start(Work("same"))
+    job = runs.start(first)
+    assert runs.start(Work("same")) is job  # running: the same run, not a second one
+    with pytest.raises(AlreadyExists, match="thing same exists with another request"):
+        runs.start(Work("same", request="other"))
     first.release.set()
-    _wait(runs.get("same"))
-    again = Work("same")
+    _wait(job)
+    assert runs.start(Work("same")) is job  # succeeded: read back, not run again
+    failing = Work("f", InvalidArgument("no"))
+    failing.release.set()
+    failed = runs.start(failing)
+    _wait(failed)
+    again = Work("f")
     again.release.set()
-    runs.start(again)  # a finished run can be started again
+    retried = runs.start(again)  # failed: started again
+    assert retried is not failed
+    _wait(retried)
+    assert retried.state == SUCCEEDED
     with pytest.raises(NotFound, match="ListThings"):
         runs.get("other")
     runs.close()

@@ -25,10 +25,12 @@ class Scripted:
         self.error = error
         self.block = block
         self.calls: Counter[str] = Counter()
+        self.run_ids: list[str] = []
         self.started = asyncio.Event()
 
     async def run(self, ctx: StageContext) -> jobs_pb2.StageOutputs:
         self.calls[ctx.job_id] += 1
+        self.run_ids.append(ctx.run_id)
         self.started.set()
         ctx.report(0.5, "half way")
         if self.block:
@@ -86,6 +88,7 @@ async def test_retries_with_backoff_then_succeeds() -> None:
     final = await _wait_final(ctl, job.id)
     assert final.state == S.STATE_SUCCEEDED
     assert final.stages[0].attempts == 3
+    assert crawl.run_ids == [f"{job.id}-crawl-{n}" for n in (1, 2, 3)]  # each attempt its own run
     assert crawl.calls[job.id] == 3
     await ctl.stop()
 
@@ -139,7 +142,10 @@ async def test_restart_resumes_without_rerunning_finished_stages() -> None:
     assert final.state == S.STATE_SUCCEEDED
     assert crawl2.calls[job.id] == 0, "a finished stage ran again"
     assert filt2.calls[job.id] == 1
-    assert final.stages[0].attempts == 1 and final.stages[1].attempts == 2
+    # The interrupted attempt goes on: the same attempt number, so the same run id to adopt.
+    assert final.stages[0].attempts == 1 and final.stages[1].attempts == 1
+    assert filt.run_ids == filt2.run_ids == [f"{job.id}-filter-1"]
+    assert final.stages[1].message == "done"
     await second.stop()
 
 

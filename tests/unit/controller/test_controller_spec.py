@@ -20,6 +20,7 @@ def _spec(**stages: object) -> jobs_pb2.JobSpec:
         (_spec(), "spec: select at least one stage"),
         (_spec(crawl=jobs_pb2.CrawlConfig()), "spec.crawl.repositories"),
         (_spec(crawl=jobs_pb2.CrawlConfig(repositories=[" "])), "spec.crawl.repositories[0]"),
+        (_spec(crawl=jobs_pb2.CrawlConfig(repositories=["."], repositories_file="l.txt")), "spec.crawl.repositories"),
         (_spec(crawl=jobs_pb2.CrawlConfig(repositories=["."], max_commits=-1)), "spec.crawl.max_commits"),
         (_spec(crawl=jobs_pb2.CrawlConfig(repositories=["."], profile="best")), "spec.crawl.profile"),
         (_spec(evaluate=jobs_pb2.EvaluateConfig(endpoint="h:1", scoring="strict")), "spec.evaluate.scoring"),

@@ -1,56 +1,38 @@
-"""Fixtures of the crawler's unit tests: tmp repositories and an in-memory dataset store."""
+"""Fixtures of the crawler's tests: tmp repositories, the real S3 dataset store, a crawl in this process."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from octopack.datasets.store import DatasetStore
+from octopack.services.crawler.crawl import PARTITION_BYTES, Crawl, CrawlRequest
+from octopack.services.crawler.options import CrawlOptions
+from octopack.services.crawler.runner import LocalRunner, Runner
 from tests.unit.crawler.gitrepo import Repo
 
 
-class MemoryWriter:
-    def __init__(self, store: MemoryStore, name: str) -> None:
-        self.store, self.name, self.batches = store, name, []
-        self.committed: dict[str, Any] | None = None
-
-    def write(self, data: Any) -> None:
-        self.batches.append(data)
-
-    def commit(self, **kwargs: Any) -> str:
-        self.committed = kwargs
-        self.store.versions.setdefault(self.name, []).append(self)
-        return f"v{len(self.store.versions[self.name])}"
-
-    def abort(self) -> None:
-        self.batches = []
-
-    def table(self) -> pa.Table:
-        from octopack.services.crawler.samples import SAMPLE_SCHEMA
-
-        return pa.Table.from_batches(self.batches, schema=SAMPLE_SCHEMA)
-
-
-class MemoryStore:
-    """Stands in for the dataset store: keeps committed versions in memory."""
-
-    def __init__(self) -> None:
-        self.versions: dict[str, list[MemoryWriter]] = {}
-
-    def create_version(self, name: str, version: Any = None, **kwargs: Any) -> MemoryWriter:
-        return MemoryWriter(self, name)
-
-    def latest(self, name: str) -> MemoryWriter:
-        return self.versions[name][-1]
-
-
 @pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
+def store(s3_settings) -> DatasetStore:  # type: ignore[no-untyped-def]
+    return DatasetStore.from_settings(s3_settings)
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path / "repo")
+
+
+def crawl_here(
+    sources: list[str], store: DatasetStore, work: Path, *, dataset: str = "ds", workers: int = 2,
+    runner: Runner | None = None, run_id: str = "", fresh: bool = False, partition_bytes: int = PARTITION_BYTES,
+    **options: object,
+) -> tuple[Crawl, pa.Table]:
+    """Crawl ``sources`` in this process (the same code as the crawler's Ray job); the committed rows."""
+    request = CrawlRequest(sources, dataset, CrawlOptions(**options), fresh=fresh).validate()  # type: ignore[arg-type]
+    area = store.stage(dataset, run_id or request.default_run_id())
+    crawl = Crawl(request, area, runner or LocalRunner(workers, cache_dir=str(work / "cache")),
+                  partition_bytes=partition_bytes)
+    progress = crawl.run()
+    return crawl, store.read_table(dataset, progress.version)

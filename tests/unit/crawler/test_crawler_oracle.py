@@ -9,20 +9,18 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from octopack.services.crawler.crawl import Crawl, CrawlRequest
-from octopack.services.crawler.options import CrawlOptions
 from tests.oracles.original import original_samples
+from tests.unit.crawler.conftest import crawl_here
 from tests.unit.crawler.gitrepo import Repo, oracle
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _crawl(source: Path, store, tmp_path: Path, profile: str = "improved") -> pa.Table:
-    options = CrawlOptions(licenses=(), profile=profile)
-    crawl = Crawl(CrawlRequest([str(source)], "oracle", options), tmp_path / f"work-{profile}", workers=1)
-    progress = crawl.run(store)
-    assert progress.errors == {}
-    return store.latest("oracle").table()
+    crawl, table = crawl_here([str(source)], store, tmp_path / "work", dataset="oracle", workers=1, licenses=(),
+                              profile=profile)
+    assert crawl.progress.errors == {}
+    return table
 
 
 def _assert_same(table: pa.Table, expected: dict[str, dict]) -> None:

@@ -1,4 +1,4 @@
-"""The whole filter: order, statistics, batch independence, the Ray batch function and configuration."""
+"""The whole filter: order, statistics, batch independence, statistics merged across shards, configuration."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from octopack.common.errors import InvalidArgument
 from octopack.services.filter.config import FilterConfig, parse_config
-from octopack.services.filter.pipeline import absorb, mark_batch, run_local
+from octopack.services.filter.pipeline import merge_stats, run_local
 from octopack.services.filter.rules import build_rules
 from octopack.services.filter.stats import FilterStats
 from tests.unit.filter.conftest import sample
@@ -55,14 +55,16 @@ def test_batches_do_not_change_the_result(tokenizer_path: str) -> None:
     assert whole == pieces and s1.to_dict() == s2.to_dict()
 
 
-def test_ray_batch_function_gives_the_same_rows_and_statistics(tokenizer_path: str) -> None:
-    rows = _rows()
-    local, local_stats = _run(rows, tokenizer_path, batch=100)
+def test_statistics_of_pieces_merge_into_those_of_the_whole(tokenizer_path: str) -> None:
+    """What the driver does with the workers' per-shard statistics."""
+    rows = _rows() * 3
+    _, whole = _run(rows, tokenizer_path, batch=1000)
     rules = build_rules(FilterConfig(), tokenizer_path)
-    stats = FilterStats.for_rules(rules)
-    marked = mark_batch(pa.Table.from_pylist(rows), rules)
-    assert absorb(marked, stats).to_pylist() == local
-    assert stats.to_dict() == local_stats.to_dict()
+    merged = FilterStats.for_rules(rules)
+    for start in range(0, len(rows), 5):
+        _, part = _run(rows[start : start + 5], tokenizer_path, batch=1000)
+        merge_stats(merged, FilterStats.from_dict(part.to_dict()))
+    assert merged.to_dict() == whole.to_dict()
 
 
 def test_disabled_rules_do_not_run() -> None:

@@ -13,28 +13,31 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from octopack.services.crawler.crawl import Crawl, CrawlRequest
-from octopack.services.crawler.options import CrawlOptions
+from octopack.common.objectstore import ObjectStore
+from octopack.datasets.store import DatasetStore
 from octopack.services.filter.config import FilterConfig
 from octopack.services.filter.pipeline import run_local
 from octopack.services.filter.rules import build_rules
 from octopack.services.filter.stats import FilterStats
 from tests.oracles.original import original_filter, original_samples
-from tests.unit.crawler.conftest import MemoryStore
+from tests.unit.crawler.conftest import crawl_here
 from tests.unit.filter.conftest import EOS
 
 COMPARED = ("commit", "old_file", "new_file", "old_contents", "new_contents", "message", "subject", "lang")
 
 
 @pytest.fixture(scope="module")
-def paper_crawls(real_histories: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
+def paper_crawls(
+    real_histories: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, s3  # type: ignore[no-untyped-def]
+) -> dict[str, pa.Table]:
     """Each history crawled under the paper profile (every license allowed: requests is Apache-2.0, click BSD)."""
+    settings = s3.settings(bucket="t-filter-real-histories")
+    ObjectStore(settings).ensure_bucket()
+    store = DatasetStore.from_settings(settings)
     tables = {}
     for name, repo in real_histories.items():
-        store = MemoryStore()
-        work = tmp_path_factory.mktemp(f"crawl-{name}")
-        Crawl(CrawlRequest([str(repo)], name, CrawlOptions(licenses=())), work, workers=1).run(store)
-        tables[name] = store.latest(name).table()
+        _, tables[name] = crawl_here([str(repo)], store, tmp_path_factory.mktemp(f"crawl-{name}"), dataset=name,
+                                     workers=1, licenses=())
     return tables
 
 
