@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from octopack.common.s3server import LocalS3Server
     from octopack.ray_jobs.cluster import LocalRayHead
 
+# Every Ray of the tests is a single-machine cluster on loopback: a driver of this process that joins one
+# (ray.init(address=head.gcs_address)) keeps 127.0.0.1 instead of the machine's outside address, where
+# the head does not listen. Ray reads it when it is imported.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 #: Material beside the repository (real Git histories as bundles); a user's clone does not have it.
