@@ -1,5 +1,5 @@
 """What a release exposes (Services and their ports, Secrets and their keys, the Services KubeRay makes for
-RayServices) and what objects refer to (``<service>.<namespace>.svc:<port>`` addresses, Secret keys), so a
+RayServices and RayClusters) and what objects refer to (``<service>.<namespace>.svc:<port>`` addresses, Secret keys), so a
 test can check every reference against what exists.
 
 KubeRay's Services follow its operator code (ray-operator/controllers/ray/common/service.go, 1.6 and newer):
@@ -38,6 +38,8 @@ class Exposed:
                 self.secrets[name] = set(doc.get("data", {})) | set(doc.get("stringData", {}))
             elif kind == "RayService":
                 self.services.update({f"{k}.{namespace}": v for k, v in kuberay_services(doc).items()})
+            elif kind == "RayCluster":
+                self.services[f"{name}-head-svc.{namespace}"] = _head_service(doc["spec"])
         return self
 
 
@@ -46,11 +48,17 @@ def _head_ports(cluster: Doc) -> dict[str, int]:
     return {p.get("name") or f"{p['containerPort']}-port": int(p["containerPort"]) for p in head.get("ports", [])}
 
 
+def _head_service(cluster: Doc) -> set[int]:
+    """The ports of ``<cluster>-head-svc``, which KubeRay creates for a RayCluster and a RayService alike."""
+    ports = _head_ports(cluster)
+    return set(ports.values()) | ({KUBERAY_METRICS_PORT} if "metrics" not in ports else set())
+
+
 def kuberay_services(rayservice: Doc) -> dict[str, set[int]]:
     """The Services KubeRay creates for a RayService: name -> ports."""
     name = rayservice["metadata"]["name"]
     ports = _head_ports(rayservice["spec"]["rayClusterConfig"])
-    head = set(ports.values()) | ({KUBERAY_METRICS_PORT} if "metrics" not in ports else set())
+    head = _head_service(rayservice["spec"]["rayClusterConfig"])
     serving = {n: p for n, p in ports.items() if n == "serve" or n.startswith("serve-")}
     user = {p.get("name"): int(p["port"])
             for p in (rayservice["spec"].get("serveService") or {}).get("spec", {}).get("ports", [])}

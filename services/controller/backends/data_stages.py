@@ -171,12 +171,25 @@ async def _call(address: str, token: str | None, follow: Callable[[grpc.aio.Chan
             async with aio_channel(address) as channel:
                 return await follow(channel, auth_metadata(token))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNAVAILABLE and tries < RECONNECTS:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and tries < RECONNECTS and not await _serving(address):
                 log.warning("%s at %s unavailable (%s); reconnecting", what, address, exc.details())
                 await asyncio.sleep(2.0)
                 continue
             raise error_from_rpc(exc, f"{what} at {address}") from exc
     raise AssertionError("unreachable")
+
+
+async def _serving(address: str) -> bool:
+    """Whether the service answers its health check: then an ``UNAVAILABLE`` was its answer about the work
+    (a repository that does not resolve yet), for the stage's retry policy, not a restart to wait out."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        async with aio_channel(address) as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    except grpc.aio.AioRpcError:
+        return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 async def _cancel_unkept(
