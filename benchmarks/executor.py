@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -66,10 +67,16 @@ def fix_code(problem: Problem) -> str:
 def _sh(
     argv: list[str], cwd: Path, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[bytes] | None:
-    try:
-        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return None
+    # Its own session, killed whole on a time-out: `cargo test` leaves the test binary running otherwise.
+    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return None
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def reference_run(language: str, program: executor_pb2.Program, gocache: Path) -> bool:
