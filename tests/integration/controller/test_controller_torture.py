@@ -231,7 +231,9 @@ def torture(env: dict[str, str], tmp_path: Path, model: Path, ray_head: Any, s3_
                 found.kills = kills
                 assert failed.state == S.STATE_FAILED and [st.state for st in failed.stages] == [
                     S.STATE_FAILED, S.STATE_CANCELLED]
-                assert failed.stages[0].attempts == 2
+                # A missing repository is a permanent error (NOT_FOUND): the stage fails at its first attempt,
+                # however many the policy allows, and a kill in between does not turn it into a retry.
+                assert failed.stages[0].attempts == 1
                 assert found.versions[f"{failed.id}-crawl"] == 0 and found.orphans == []
                 # Each failed attempt's run was cancelled at the end: its staging area is gone.
                 assert store.objects.list_prefixes(store.dataset_prefix(f"{failed.id}-crawl")) in ([], ["_runs"])
