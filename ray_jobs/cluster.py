@@ -22,6 +22,10 @@ from octopack.common.errors import FailedPrecondition, InvalidArgument, NotFound
 log = logging.getLogger(__name__)
 #: Ray job states that do not change any more.
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+#: The environment of every Ray process of a single-machine cluster (the head, and drivers that join it):
+#: Ray keeps its listeners on the node address (127.0.0.1) instead of the machine's outside address, and no
+#: other node may join. Ray reads it when it is imported, so it is set in a process's environment.
+SINGLE_MACHINE_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 class RaySettings(BaseSettings):
@@ -266,9 +270,7 @@ class LocalRayHead:
             argv += [opt, str(port)]
         offset = log_path.stat().st_size if log_path.exists() else 0
         self._old_sessions = set(self.temp_dir.glob("session_2*"))
-        # A single-machine cluster: Ray keeps every listener on the node address (127.0.0.1) instead of
-        # the machine's outside address, and no other node may join.
-        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **PATIENT, **self.env}
+        env = {**os.environ, "RAY_AUTH_MODE": "disabled", **SINGLE_MACHINE_ENV, **PATIENT, **self.env}
         with log_path.open("ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)

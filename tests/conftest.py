@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from octopack.ray_jobs.cluster import SINGLE_MACHINE_ENV
+
 if TYPE_CHECKING:
     from octopack.common.objectstore import S3Settings
     from octopack.common.s3server import LocalS3Server
@@ -20,8 +22,9 @@ if TYPE_CHECKING:
 
 # Every Ray of the tests is a single-machine cluster on loopback: a driver of this process that joins one
 # (ray.init(address=head.gcs_address)) keeps 127.0.0.1 instead of the machine's outside address, where
-# the head does not listen. Ray reads it when it is imported.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# the head does not listen.
+for _key, _value in SINGLE_MACHINE_ENV.items():
+    os.environ.setdefault(_key, _value)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

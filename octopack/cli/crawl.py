@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from octopack.common.profiles import add_profile_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crawl", help="crawl Git repositories (URLs or paths) into a CommitPack dataset version")
@@ -23,12 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all-licenses", action="store_true", help="keep every repository whatever its license")
     p.add_argument("--languages", nargs="*", default=[], help="keep only these languages, e.g. Python Go")
     p.add_argument("--max-file-bytes", type=int, default=1_000_000, help="skip larger files (counted)")
-    p.add_argument("--profile", choices=("paper", "improved"), default="paper",
-                   help="paper: the original selection's decisions (default); improved: every correction on")
-    p.add_argument("--with", dest="with_corrections", action="append", default=[], metavar="CORRECTION",
-                   help="turn one correction on (repeat; names in docs/commits.md)")
-    p.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
-                   help="turn one correction off (repeat)")
+    add_profile_arguments(p, "paper", "the original selection")
     p.add_argument("--ray-address", default="",
                    help="crawl as Ray tasks on this cluster (its GCS host:port, or 'local' for a private Ray)")
     p.add_argument("--workers", type=int, default=0, help="local processes (default: OCTOPACK_CRAWLER_WORKERS)")

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from octopack.common.profiles import add_profile_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("filter", help="filter a CommitPack dataset version into CommitPackFT (16 rules)")
@@ -15,12 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output dataset name (a new version is written)")
     p.add_argument("--tokenizer", default="", help="tokenizer.json or model folder (default: the default model's)")
     p.add_argument("--config", type=Path, default=None, help="YAML file: one section per rule (docs/commits.md)")
-    p.add_argument("--profile", choices=("paper", "improved"), default=None,
-                   help="paper: the original scripts' decisions (default); improved: every correction on")
-    p.add_argument("--with", dest="with_corrections", action="append", default=[], metavar="CORRECTION",
-                   help="turn one correction on (repeat; names in docs/commits.md)")
-    p.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
-                   help="turn one correction off (repeat)")
+    add_profile_arguments(p, None, "the original scripts")
     p.add_argument("--ray-address", default="",
                    help="filter the shards with Ray Data on this cluster (its GCS host:port, or 'local' for a private Ray)")
     p.add_argument("--run-id", default="", help="name the run: the same id resumes it (default: derived from the request)")

@@ -6,6 +6,7 @@ over it; docs/commits.md lists every correction with its reason and effect.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -13,6 +14,19 @@ from pydantic import BaseModel, Field, field_validator
 
 DataProfile = Literal["paper", "improved"]
 PROFILES: tuple[DataProfile, ...] = ("paper", "improved")
+
+
+def add_profile_arguments(parser: argparse.ArgumentParser, default: DataProfile | None, decisions: str) -> None:
+    """``--profile``, ``--with CORRECTION`` and ``--without CORRECTION``, as the crawl and filter commands take them.
+
+    ``decisions`` names what ``paper`` reproduces (the original selection, the original scripts).
+    """
+    parser.add_argument("--profile", choices=PROFILES, default=default,
+                        help=f"paper: {decisions}' decisions (default); improved: every correction on")
+    parser.add_argument("--with", dest="with_corrections", action="append", default=[], metavar="CORRECTION",
+                        help="turn one correction on (repeat; names in docs/commits.md)")
+    parser.add_argument("--without", dest="without_corrections", action="append", default=[], metavar="CORRECTION",
+                        help="turn one correction off (repeat)")
 
 
 class Profiled(BaseModel):

@@ -405,13 +405,20 @@ class DatasetStore:
 
     # -- removing -------------------------------------------------------------------------------
 
-    def delete_version(self, name: str, version: str) -> int:
-        """Remove a committed version (manifest first, so it vanishes at once); return objects removed."""
+    def delete_version(self, name: str, version: str, missing_ok: bool = False) -> int:
+        """Remove a committed version (manifest first, so it vanishes at once); return objects removed.
+
+        With ``missing_ok`` a version whose manifest is already gone is not an error: what is left of it
+        (shards of a deletion that was interrupted) is removed, so calling it again finishes the deletion.
+        """
         key = self.manifest_key(name, version)
-        if not self.objects.exists(key):
+        removed = 0
+        if self.objects.exists(key):
+            self.objects.delete(key)
+            removed = 1
+        elif not missing_ok:
             raise NotFound(f"dataset version {name}@{version} does not exist")
-        self.objects.delete(key)
-        removed = 1 + self.objects.delete_prefix(self.version_prefix(name, version))
+        removed += self.objects.delete_prefix(self.version_prefix(name, version))
         log.info("deleted %s@%s (%d objects)", name, version, removed)
         return removed
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from octopack.common.catalog import SERVICES as CATALOG
 from octopack.common.errors import FailedPrecondition, Unavailable
+from octopack.ray_jobs.cluster import PATIENT, SINGLE_MACHINE_ENV
 from octopack.stack import process
 from octopack.stack.settings import StackSettings
 
@@ -122,10 +123,11 @@ class Stack:
                     f"ray: port {port} is already in use; set OCTOPACK_STACK_RAY_PORT (0 picks a free port)"
                 )
             ray = str(Path(sys.executable).parent / "ray")
+            temp_dir = f"/tmp/ray-octopack-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}"
             argv = [
                 ray, "start", "--head", "--block", "--node-ip-address", s.host, "--port", str(port),
                 "--num-cpus", str(s.ray_cpus), "--disable-usage-stats", "--dashboard-host", s.host, "--dashboard-port", str(dash),
-                "--temp-dir", f"/tmp/ray-octopack-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}",
+                "--temp-dir", temp_dir,
                 # Every port picked here: Ray's fixed defaults (client 10001, agent 52365) collide with a second
                 # cluster on the machine, and ports the agents pick themselves the raylet waits for only about
                 # 15 s, which a loaded machine misses ("The current node timed out during startup").
@@ -133,10 +135,16 @@ class Stack:
                                    "--metrics-export-port", "--runtime-env-agent-port")
                   for arg in (flag, str(process.free_port()))],
             ]
-            # Ray workers inherit the head's environment: stage code in them needs the S3 settings.
-            env = {**self.s3_env(comps), **self.ray_env()}
-            pid = process.spawn(argv, logs / "ray.log", env)
-            return Component("ray", pid, f"{s.host}:{port}", str(logs / "ray.log"), "ray", {"dashboard": f"{s.host}:{dash}"})
+            # Ray workers inherit the head's environment: stage code in them needs the S3 settings. Ray's
+            # start-up waits are raised (PATIENT), so that a busy machine does not lose the raylet after start.
+            env = {**self.s3_env(comps), **self.ray_env(), **PATIENT}
+            log = logs / "ray.log"
+            offset = log.stat().st_size if log.exists() else 0
+            sessions = sorted(str(p) for p in Path(temp_dir).glob("session_2*"))
+            pid = process.spawn(argv, log, env)
+            return Component("ray", pid, f"{s.host}:{port}", str(log), "ray",
+                             {"dashboard": f"{s.host}:{dash}", "log_offset": offset, "temp_dir": temp_dir,
+                              "old_sessions": sessions})
         port = getattr(s, f"{name}_port") or process.free_port()
         if process.port_open(s.host, port):
             raise FailedPrecondition(
@@ -192,7 +200,7 @@ class Stack:
             token.touch(mode=0o600)
             token.write_text(secrets.token_hex(32))
         return {
-            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            **SINGLE_MACHINE_ENV,
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(token),
         }
@@ -233,9 +241,27 @@ class Stack:
         host, port = comp.address.rsplit(":", 1)
         return process.port_open(host, int(port))
 
+    def _started(self, comp: Component) -> bool:
+        """Healthy, and for Ray: ``ray start`` reported its runtime started (the raylet registered, after
+        the GCS port opened) and the raylet of this start did not fail a check since."""
+        if not self._healthy(comp):
+            return False
+        if comp.kind != "ray":
+            return True
+        with open(comp.log, "rb") as f:
+            f.seek(int(comp.extra.get("log_offset", 0)))
+            if b"Ray runtime started" not in f.read():
+                return False
+        old = set(comp.extra.get("old_sessions", []))
+        for session in Path(comp.extra.get("temp_dir", "/nonexistent")).glob("session_2*"):
+            raylet = session / "logs" / "raylet.out"
+            if str(session) not in old and raylet.exists() and b"Check failed" in raylet.read_bytes():
+                raise Unavailable(f"ray: its raylet failed during start-up; see {raylet} and {comp.log}")
+        return True
+
     def _wait(self, comp: Component) -> None:
         deadline = time.monotonic() + self.settings.startup_timeout
-        while not self._healthy(comp):
+        while not self._started(comp):
             if not process.alive(comp.pid):
                 raise Unavailable(f"{comp.name} exited during start-up; see its log {comp.log}:\n{_tail(comp.log)}")
             if time.monotonic() > deadline:

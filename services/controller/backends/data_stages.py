@@ -82,7 +82,8 @@ class CrawlStage:
         if p.repositories_failed and not p.repositories_done:
             # Nothing was crawled: drop the empty version so that the output of a later attempt is the only one.
             store = await asyncio.to_thread(self.store_factory)
-            await asyncio.to_thread(store.delete_version, name, _version(crawl.output))
+            # Idempotent: a restart that interrupted the deletion resumes this attempt and finishes it.
+            await asyncio.to_thread(store.delete_version, name, _version(crawl.output), True)
             # Permanent when every repository failed permanently (a retry cannot help), else transient.
             raise combined("every repository failed: " + "; ".join(f"{e.repository}: {e.message}" for e in crawl.errors),
                            [e.code for e in crawl.errors])

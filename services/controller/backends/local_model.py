@@ -14,6 +14,7 @@ from pathlib import Path
 
 from octopack.common.errors import FailedPrecondition
 from octopack.jobs.v1 import jobs_pb2
+from octopack.ray_jobs.cluster import SINGLE_MACHINE_ENV
 from octopack.services.controller.backends.base import StageContext
 from octopack.services.controller.backends.subproc import run_module
 from octopack.services.controller.settings import ControllerSettings
@@ -25,7 +26,7 @@ def ray_env(settings: ControllerSettings) -> dict[str, str]:
     if settings.ray_address:
         return {"OCTOPACK_RAY_ADDRESS": settings.ray_address}
     # A private single-machine instance: Ray keeps its 127.0.0.1 node address only when told no node joins.
-    return {"OCTOPACK_RAY_ADDRESS": "local", "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    return {"OCTOPACK_RAY_ADDRESS": "local", "RAY_AUTH_MODE": "disabled", **SINGLE_MACHINE_ENV}
 
 
 def check_not_empty(dataset: str) -> None:

@@ -140,8 +140,10 @@ async def _connected(daemon: Listener, path: bytes = b"/hang.git") -> None:
 async def test_cancel_kills_a_hanging_clone_in_a_ray_task(ray_head: Any, s3_settings: Any) -> None:
     """CancelCrawl leaves the cancellation marker in the run's staging area before it stops the driver:
     the Ray task's git command (its own process group, which Ray would not kill with the worker) stops."""
+    # The stall watchdog (60 s) is longer than the cancel may take (40 s), and bounds how long a clone that
+    # the cancel missed would hold the shared head's CPUs for the tests after this one.
     running = await _crawler(ray_head, s3_settings, git_schemes=["https", "git"], git_allow_private=True,
-                             git_stall_seconds=600)
+                             git_stall_seconds=60)
     try:
         with listener() as daemon:
             async with grpc.aio.insecure_channel(running.address) as channel:

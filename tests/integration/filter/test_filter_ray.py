@@ -3,7 +3,9 @@ rows in the same order and counts the same drops as one process; a second driver
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -28,6 +30,20 @@ def _input(store: DatasetStore) -> str:
         return writer.commit().ref
 
 
+def wait_for_idle_cpus(ray: Any, timeout: float = 180) -> None:
+    """The shared test head's CPUs all free: Ray Data would otherwise wait without end for work of an
+    earlier test that still holds them; past ``timeout`` the test fails naming what runs."""
+    total = ray.cluster_resources().get("CPU", 0)
+    deadline = time.monotonic() + timeout
+    while ray.available_resources().get("CPU", 0) < total:
+        if time.monotonic() > deadline:
+            from ray.util.state import list_tasks
+
+            running = [(t.name, t.job_id) for t in list_tasks(filters=[("state", "=", "RUNNING")])]
+            raise AssertionError(f"the Ray head's CPUs are held by earlier work: {running}")
+        time.sleep(1)
+
+
 def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("ray")
     import ray
@@ -47,6 +63,7 @@ def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings, r
     first = filter_shard(2, manifest.shards[2], driver.plan, area)
     ray.init(address=ray_head.gcs_address, log_to_driver=False)
     try:
+        wait_for_idle_cpus(ray)
         on_ray = driver.run(RayShardRunner())
     finally:
         ray.shutdown()

@@ -15,6 +15,7 @@ import pytest
 
 from octopack.inference.v1 import inference_pb2 as pb
 from octopack.inference.v1 import inference_pb2_grpc
+from tests.integration.serve.plain import start_plain_server, stop_plain_server
 
 openai = pytest.importorskip("openai", reason="the openai client is in the dev extra")
 
@@ -167,8 +168,6 @@ def test_malformed_requests_get_api_errors(plain_server) -> None:
 
 
 def test_no_chat_template_is_a_clear_400(tiny_model) -> None:
-    from conftest import start_plain_server, stop_plain_server
-
     server = start_plain_server(tiny_model)
     try:
         status, doc = _raw(f"{server.base_url}/chat/completions", json.dumps(
