@@ -3,6 +3,10 @@ rows in the same order and counts the same drops as one process; a second driver
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,8 +18,9 @@ from octopack.datasets.shards import ShardPolicy
 from octopack.datasets.store import DatasetStore
 from octopack.services.crawler.samples import SAMPLE_SCHEMA
 from octopack.services.filter.config import FilterConfig
-from octopack.services.filter.pipeline import SHARDS, LocalShardRunner, RayShardRunner, filter_shard
+from octopack.services.filter.pipeline import SHARDS, LocalShardRunner, filter_shard
 from octopack.services.filter.run import FilterRequest, FilterRun
+from octopack.services.filter.stats import FilterStats
 from tests.unit.filter.conftest import sample, train_tokenizer
 
 pytestmark = [pytest.mark.integration, pytest.mark.ray]
@@ -28,6 +33,25 @@ def _input(store: DatasetStore) -> str:
     with store.create_version("commits", policy=ShardPolicy(max_rows=64)) as writer:
         writer.write(pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA))
         return writer.commit().ref
+
+
+SECOND_DRIVER = """
+import json, sys
+import ray
+from octopack.datasets.store import DatasetStore
+from octopack.services.filter.config import FilterConfig
+from octopack.services.filter.pipeline import RayShardRunner
+from octopack.services.filter.run import FilterRequest, FilterRun
+from tests.integration.filter.test_filter_ray import wait_for_idle_cpus
+
+address, source, tokenizer = sys.argv[1:4]
+store = DatasetStore.from_settings()
+driver = FilterRun(FilterRequest(source, "onray", FilterConfig(tokenizer=tokenizer)), store, run_id="onray-1").driver()
+ray.init(address=address, log_to_driver=False)
+wait_for_idle_cpus(ray)
+out = driver.run(RayShardRunner())
+print(json.dumps({"output": out, "stats": driver.stats.to_dict()}))
+"""
 
 
 def wait_for_idle_cpus(ray: Any, timeout: float = 180) -> None:
@@ -46,8 +70,6 @@ def wait_for_idle_cpus(ray: Any, timeout: float = 180) -> None:
 
 def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("ray")
-    import ray
-
     store = DatasetStore.from_settings(s3_settings)
     source = _input(store)
     assert len(store.get_manifest(*source.split("@")).shards) == 7
@@ -61,12 +83,16 @@ def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings, r
     area = store.stage("onray", "onray-1", parents=(source,))
     manifest = store.get_manifest(*source.split("@"))
     first = filter_shard(2, manifest.shards[2], driver.plan, area)
-    ray.init(address=ray_head.gcs_address, log_to_driver=False)
-    try:
-        wait_for_idle_cpus(ray)
-        on_ray = driver.run(RayShardRunner())
-    finally:
-        ray.shutdown()
+    # The second driver runs in a process of its own, as the filter service's Ray job does: a pytest
+    # process that already joined and left another Ray session can leave Ray Data waiting without end.
+    env = {**os.environ, "OCTOPACK_S3_ENDPOINT": s3_settings.endpoint, "OCTOPACK_S3_ACCESS_KEY": s3_settings.access_key,
+           "OCTOPACK_S3_SECRET_KEY": s3_settings.secret_key, "OCTOPACK_S3_BUCKET": s3_settings.bucket}
+    done = subprocess.run([sys.executable, "-c", SECOND_DRIVER, ray_head.gcs_address, source, tokenizer],
+                          env=env, capture_output=True, text=True, timeout=480)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    on_ray = result["output"]
+    driver.stats = FilterStats.from_dict(result["stats"])
     assert store.read_table(*on_ray.split("@")).to_pylist() == store.read_table(*local_out.split("@")).to_pylist()
     assert driver.stats is not None and local.stats is not None
     assert driver.stats.to_dict() == local.stats.to_dict() and 0 < driver.stats.rows_out < 400
