@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +46,14 @@ from octopack.services.filter.pipeline import RayShardRunner
 from octopack.services.filter.run import FilterRequest, FilterRun
 from tests.integration.filter.test_filter_ray import wait_for_idle_cpus
 
-address, source, tokenizer = sys.argv[1:4]
+temp_dir, source, tokenizer = sys.argv[1:4]
 store = DatasetStore.from_settings()
 driver = FilterRun(FilterRequest(source, "onray", FilterConfig(tokenizer=tokenizer)), store, run_id="onray-1").driver()
-ray.init(address=address, log_to_driver=False)
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
 wait_for_idle_cpus(ray)
 out = driver.run(RayShardRunner())
 print(json.dumps({"output": out, "stats": driver.stats.to_dict()}))
+ray.shutdown()
 """
 
 
@@ -58,6 +61,7 @@ def wait_for_idle_cpus(ray: Any, timeout: float = 180) -> None:
     """The shared test head's CPUs all free: Ray Data would otherwise wait without end for work of an
     earlier test that still holds them; past ``timeout`` the test fails naming what runs."""
     total = ray.cluster_resources().get("CPU", 0)
+    assert total > 0, "the Ray cluster has no CPUs: its node is gone"
     deadline = time.monotonic() + timeout
     while ray.available_resources().get("CPU", 0) < total:
         if time.monotonic() > deadline:
@@ -68,7 +72,7 @@ def wait_for_idle_cpus(ray: Any, timeout: float = 180) -> None:
         time.sleep(1)
 
 
-def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
+def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("ray")
     store = DatasetStore.from_settings(s3_settings)
     source = _input(store)
@@ -83,12 +87,17 @@ def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings, r
     area = store.stage("onray", "onray-1", parents=(source,))
     manifest = store.get_manifest(*source.split("@"))
     first = filter_shard(2, manifest.shards[2], driver.plan, area)
-    # The second driver runs in a process of its own, as the filter service's Ray job does: a pytest
-    # process that already joined and left another Ray session can leave Ray Data waiting without end.
+    # The second driver runs in a process of its own on a Ray instance of its own, as the filter service's
+    # Ray job runs on its cluster: the suite's shared head, after the work of earlier tests, has left Ray
+    # Data waiting without end here, with its CPUs free.
     env = {**os.environ, "OCTOPACK_S3_ENDPOINT": s3_settings.endpoint, "OCTOPACK_S3_ACCESS_KEY": s3_settings.access_key,
            "OCTOPACK_S3_SECRET_KEY": s3_settings.secret_key, "OCTOPACK_S3_BUCKET": s3_settings.bucket}
-    done = subprocess.run([sys.executable, "-c", SECOND_DRIVER, ray_head.gcs_address, source, tokenizer],
-                          env=env, capture_output=True, text=True, timeout=480)
+    temp_dir = f"/tmp/ray-f{uuid.uuid4().hex[:6]}"
+    try:
+        done = subprocess.run([sys.executable, "-c", SECOND_DRIVER, temp_dir, source, tokenizer],
+                              env=env, capture_output=True, text=True, timeout=480)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     on_ray = result["output"]
