@@ -3,19 +3,20 @@ rows in the same order and counts the same drops as one process; a second driver
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from octopack.common.background import driver_env
 from octopack.datasets.shards import ShardPolicy
 from octopack.datasets.store import DatasetStore
 from octopack.services.crawler.samples import SAMPLE_SCHEMA
@@ -44,32 +45,15 @@ from octopack.datasets.store import DatasetStore
 from octopack.services.filter.config import FilterConfig
 from octopack.services.filter.pipeline import RayShardRunner
 from octopack.services.filter.run import FilterRequest, FilterRun
-from tests.integration.filter.test_filter_ray import wait_for_idle_cpus
 
 temp_dir, source, tokenizer = sys.argv[1:4]
 store = DatasetStore.from_settings()
 driver = FilterRun(FilterRequest(source, "onray", FilterConfig(tokenizer=tokenizer)), store, run_id="onray-1").driver()
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
-wait_for_idle_cpus(ray)
 out = driver.run(RayShardRunner())
 print(json.dumps({"output": out, "stats": driver.stats.to_dict()}))
 ray.shutdown()
 """
-
-
-def wait_for_idle_cpus(ray: Any, timeout: float = 180) -> None:
-    """The shared test head's CPUs all free: Ray Data would otherwise wait without end for work of an
-    earlier test that still holds them; past ``timeout`` the test fails naming what runs."""
-    total = ray.cluster_resources().get("CPU", 0)
-    assert total > 0, "the Ray cluster has no CPUs: its node is gone"
-    deadline = time.monotonic() + timeout
-    while ray.available_resources().get("CPU", 0) < total:
-        if time.monotonic() > deadline:
-            from ray.util.state import list_tasks
-
-            running = [(t.name, t.job_id) for t in list_tasks(filters=[("state", "=", "RUNNING")])]
-            raise AssertionError(f"the Ray head's CPUs are held by earlier work: {running}")
-        time.sleep(1)
 
 
 def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings) -> None:  # type: ignore[no-untyped-def]
@@ -90,16 +74,18 @@ def test_ray_data_matches_one_process_and_resumes(tmp_path: Path, s3_settings) -
     # The second driver runs in a process of its own on a Ray instance of its own, as the filter service's
     # Ray job runs on its cluster: the suite's shared head, after the work of earlier tests, has left Ray
     # Data waiting without end here, with its CPUs free.
-    env = {**os.environ, "OCTOPACK_S3_ENDPOINT": s3_settings.endpoint, "OCTOPACK_S3_ACCESS_KEY": s3_settings.access_key,
-           "OCTOPACK_S3_SECRET_KEY": s3_settings.secret_key, "OCTOPACK_S3_BUCKET": s3_settings.bucket}
     temp_dir = f"/tmp/ray-f{uuid.uuid4().hex[:6]}"
+    proc = subprocess.Popen([sys.executable, "-c", SECOND_DRIVER, temp_dir, source, tokenizer],
+                            env={**os.environ, **driver_env(s3_settings)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        done = subprocess.run([sys.executable, "-c", SECOND_DRIVER, temp_dir, source, tokenizer],
-                              env=env, capture_output=True, text=True, timeout=480)
+        stdout, stderr = proc.communicate(timeout=480)
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # with the Ray processes a hung driver started
         shutil.rmtree(temp_dir, ignore_errors=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, stderr[-3000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
     on_ray = result["output"]
     driver.stats = FilterStats.from_dict(result["stats"])
     assert store.read_table(*on_ray.split("@")).to_pylist() == store.read_table(*local_out.split("@")).to_pylist()
