@@ -203,6 +203,33 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def runtime_started(log_path: Path, offset: int = 0) -> bool:
+    """True when ``ray start``, logging to ``log_path`` from byte ``offset`` on, reported its runtime started
+    (the raylet registered, after the GCS port opened)."""
+    try:
+        with log_path.open("rb") as f:
+            f.seek(offset)
+            return b"Ray runtime started" in f.read()
+    except FileNotFoundError:
+        return False
+
+
+def failed_raylet(temp_dir: Path, old_sessions: set[Path]) -> Path | None:
+    """The log of a raylet of a session started after ``old_sessions`` that hit a fatal check, or None.
+
+    The raylet gives its dashboard agent about 15 s to write its port file, which a machine under heavy
+    load can miss; ``ray start --block`` does not exit then, so its caller has to look.
+    """
+    for session in set(temp_dir.glob("session_2*")) - old_sessions:
+        raylet = session / "logs" / "raylet.out"
+        try:
+            if b"Check failed" in raylet.read_bytes():
+                return raylet
+        except OSError:
+            continue
+    return None
+
+
 @dataclass
 class LocalRayHead:
     """A Ray head on this machine, every listener on loopback and on a free port (tests, benchmarks).
@@ -281,30 +308,17 @@ class LocalRayHead:
             if proc.poll() is not None:
                 self.stop()
                 return False
-            with log_path.open("rb") as f:
-                f.seek(offset)
-                started = b"Ray runtime started" in f.read()
-            if started:
+            if runtime_started(log_path, offset):
                 try:
                     client._jobs().list_jobs()
                     return True
                 except Exception:
                     client._client = None
-            if self._raylet_died() or time.monotonic() > deadline:  # `ray start` can go on waiting: start again
+            if failed_raylet(self.temp_dir, self._old_sessions) or time.monotonic() > deadline:
+                # `ray start --block` does not exit when its raylet fails a check: start again
                 self.stop()
                 return False
             time.sleep(0.5)
-
-    def _raylet_died(self) -> bool:
-        """True when this start's raylet hit a fatal check (it gives its dashboard agent about 15 s to write
-        its port file, which a machine under heavy load can miss); ``ray start --block`` does not exit then."""
-        for session in set(self.temp_dir.glob("session_2*")) - self._old_sessions:
-            try:
-                if b"Check failed" in (session / "logs" / "raylet.out").read_bytes():
-                    return True
-            except OSError:
-                continue
-        return False
 
     def stop(self) -> None:
         """End the head's process group: SIGTERM (Ray's ``--block`` head then stops its cluster), then SIGKILL."""

@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from octopack.common.checks import nesting
 from octopack.common.errors import InvalidArgument
-from octopack.common.validation import nesting
 from octopack.datasets.manifest import Manifest
 from octopack.datasets.v1 import datasets_pb2
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from octopack.common.catalog import SERVICES as CATALOG
 from octopack.common.errors import FailedPrecondition, Unavailable
-from octopack.ray_jobs.cluster import PATIENT, SINGLE_MACHINE_ENV
+from octopack.ray_jobs.cluster import PATIENT, SINGLE_MACHINE_ENV, failed_raylet, runtime_started
 from octopack.stack import process
 from octopack.stack.settings import StackSettings
 
@@ -248,15 +248,12 @@ class Stack:
             return False
         if comp.kind != "ray":
             return True
-        with open(comp.log, "rb") as f:
-            f.seek(int(comp.extra.get("log_offset", 0)))
-            if b"Ray runtime started" not in f.read():
-                return False
-        old = set(comp.extra.get("old_sessions", []))
-        for session in Path(comp.extra.get("temp_dir", "/nonexistent")).glob("session_2*"):
-            raylet = session / "logs" / "raylet.out"
-            if str(session) not in old and raylet.exists() and b"Check failed" in raylet.read_bytes():
-                raise Unavailable(f"ray: its raylet failed during start-up; see {raylet} and {comp.log}")
+        if not runtime_started(Path(comp.log), int(comp.extra.get("log_offset", 0))):
+            return False
+        old = {Path(p) for p in comp.extra.get("old_sessions", [])}
+        raylet = failed_raylet(Path(comp.extra.get("temp_dir", "/nonexistent")), old)
+        if raylet is not None:
+            raise Unavailable(f"ray: its raylet failed during start-up; see {raylet} and {comp.log}")
         return True
 
     def _wait(self, comp: Component) -> None:

@@ -7,22 +7,9 @@ checks that span fields (which stages need which inputs).
 
 from __future__ import annotations
 
+from octopack.common.checks import K8S_NAME, git_ref, host_port, object_key, repository, yaml_mapping
 from octopack.common.profiles import PROFILES
-from octopack.common.validation import (
-    K8S_NAME,
-    Rule,
-    Rules,
-    bad,
-    choice,
-    git_ref,
-    host_port,
-    items,
-    number,
-    object_key,
-    repository,
-    text,
-    yaml_mapping,
-)
+from octopack.common.validation import Rule, Rules, bad, choice, items, number, text
 from octopack.common.vocabulary import LANGUAGES, TASKS, check_commitpack_language, check_language
 from octopack.datasets.names import parse_ref
 from octopack.evaluation.programs import SCORINGS

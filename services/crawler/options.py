@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from octopack.common.checks import git_date
 from octopack.common.errors import InvalidArgument
 from octopack.common.profiles import Profiled
-from octopack.common.validation import git_date
 from octopack.services.crawler.policy import NetworkPolicy
 
 #: The licenses of the original CommitPack (SPDX ids, lower-case).

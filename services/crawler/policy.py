@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from octopack.common.checks import repository
 from octopack.common.errors import (
     Cancelled,
     DeadlineExceeded,
@@ -45,7 +46,6 @@ from octopack.common.errors import (
     PermissionDenied,
     Unavailable,
 )
-from octopack.common.validation import repository
 
 #: What git needs to reach a scheme's repositories (``GIT_ALLOW_PROTOCOL`` names).
 _PROTOCOLS = {"https": "https", "http": "http", "ssh": "ssh", "git": "git", "file": "file"}

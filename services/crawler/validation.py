@@ -10,19 +10,9 @@ from __future__ import annotations
 from functools import partial
 
 from octopack.common.background import RUN_ID_RULE
+from octopack.common.checks import git_date, git_ref, object_key, ray_address, repository
 from octopack.common.profiles import PROFILES
-from octopack.common.validation import (
-    Rule,
-    Rules,
-    choice,
-    git_date,
-    git_ref,
-    items,
-    number,
-    object_key,
-    ray_address,
-    repository,
-)
+from octopack.common.validation import Rule, Rules, choice, items, number
 from octopack.common.vocabulary import check_commitpack_language
 from octopack.datasets.names import check_name, parse_ref
 from octopack.services.crawler.options import CORRECTIONS

@@ -6,15 +6,8 @@ import shlex
 import sys
 from typing import Any
 
-from octopack.common.background import (
-    LATE_WRITES_S,
-    BackgroundJob,
-    DriverRuns,
-    DriverWork,
-    RunRecords,
-    check_run_id,
-    driver_env,
-)
+from octopack.common.background import LATE_WRITES_S, BackgroundJob, RunRecords, check_run_id
+from octopack.common.drivers import DriverRuns, DriverWork, driver_env
 from octopack.datasets.store import DatasetStore
 from octopack.ray_jobs.cluster import RayJobClient
 from octopack.services.filter import pipeline

@@ -11,8 +11,9 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from octopack.common.checks import ray_address, yaml_mapping
 from octopack.common.profiles import PROFILES
-from octopack.common.validation import Rule, Rules, choice, ray_address, yaml_mapping
+from octopack.common.validation import Rule, Rules, choice
 from octopack.datasets.names import check_name, parse_ref
 from octopack.services.filter.settings import FilterSettings
 

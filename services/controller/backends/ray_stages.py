@@ -30,7 +30,7 @@ _PROGRESS = re.compile(r"^\[\s*(\d+)%\] (.*)$", re.M)
 
 def stage_env(settings: ControllerSettings) -> dict[str, str]:
     """The settings ``octopack stage`` reads in the Ray job: the controller's, joining the job's own Ray."""
-    from octopack.common.background import driver_env
+    from octopack.common.drivers import driver_env
     from octopack.common.objectstore import S3Settings
 
     return {

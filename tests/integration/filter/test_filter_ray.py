@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from octopack.common.background import driver_env
+from octopack.common.drivers import driver_env
 from octopack.datasets.shards import ShardPolicy
 from octopack.datasets.store import DatasetStore
 from octopack.services.crawler.samples import SAMPLE_SCHEMA

@@ -7,21 +7,10 @@ import math
 import pytest
 from google.protobuf import struct_pb2
 
+from octopack.common.checks import git_date, git_ref, host_port, ray_address, repository, yaml_mapping
 from octopack.common.errors import InvalidArgument
 from octopack.common.paging import decode, encode, page
-from octopack.common.validation import (
-    Rule,
-    Rules,
-    git_date,
-    git_ref,
-    host_port,
-    items,
-    number,
-    ray_address,
-    repository,
-    text,
-    yaml_mapping,
-)
+from octopack.common.validation import Rule, Rules, items, number, text
 from octopack.datasets.v1 import datasets_pb2
 from octopack.executor.v1 import executor_pb2
 from octopack.jobs.v1 import jobs_pb2
