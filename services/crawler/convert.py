@@ -67,7 +67,7 @@ def crawl_to_proto(job: BackgroundJob[CrawlRun]) -> pb.Crawl:
         repositories_failed=p.repositories_failed, repositories_resumed=p.repositories_resumed,
         commits_seen=p.commits_seen, samples_emitted=p.samples_emitted, skipped=dict(p.skipped),
         samples_written=p.samples_written, commits_per_second=p.commits_per_second, phase=p.phase,
-        driver_launches=run.launches,
+        driver_launches=run.launches, failures_by_code=dict(p.failures_by_code),
     )
     errors = [pb.RepositoryError(repository=k, message=v, code=p.error_codes.get(k, "")) for k, v in p.errors.items()]
     output = run.outcome() if job.state == SUCCEEDED else ""

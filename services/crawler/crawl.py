@@ -111,6 +111,8 @@ class CrawlProgress:
     #: Status code name of each kept error (see :attr:`RepoResult.error_code`), for the same repositories.
     error_codes: dict[str, str] = field(default_factory=dict)
     errors_dropped: int = 0
+    #: Status code name -> repositories failed with it, counted for every failure (kept or dropped).
+    failures_by_code: Counter[str] = field(default_factory=Counter)
     licenses: dict[str, str] = field(default_factory=dict)
     license_counts: Counter[str] = field(default_factory=Counter)
     phase: str = "listing"
@@ -122,6 +124,7 @@ class CrawlProgress:
         result = RepoResult.from_dict(doc)
         if result.error:
             self.repositories_failed += 1
+            self.failures_by_code[result.error_code or "UNKNOWN"] += 1
             if len(self.errors) < ERRORS_KEPT:
                 self.errors[result.source] = result.error
                 self.error_codes[result.source] = result.error_code
@@ -156,6 +159,7 @@ class CrawlProgress:
     def to_doc(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["skipped"], doc["license_counts"] = dict(self.skipped), dict(self.license_counts)
+        doc["failures_by_code"] = dict(self.failures_by_code)
         return doc
 
     @classmethod
@@ -163,6 +167,7 @@ class CrawlProgress:
         known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
         progress = cls(**known)
         progress.skipped, progress.license_counts = Counter(progress.skipped), Counter(progress.license_counts)
+        progress.failures_by_code = Counter(progress.failures_by_code)
         return progress
 
 

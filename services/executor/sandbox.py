@@ -71,6 +71,8 @@ class Sandbox:
             self.root.chmod(0o755)
         self._check_reachable()
         self._install_driver()
+        #: Why a stronger mode than the one in use could not be had (empty when ``auto`` got the strongest).
+        self.fallbacks: list[str] = []
         self.isolation, first = self._probe()
         self.cells = [first] + [self._cell(slot, self.isolation) for slot in range(1, settings.concurrency)]
         for cell in self.cells[1:]:
@@ -78,7 +80,12 @@ class Sandbox:
         if self.isolation.mode == "landlock" or self.isolation.proc == "host":
             # Programs can see this process in /proc: make its /proc files (environ, fd, mem) root's.
             ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        log.info("executor sandbox: %s", self.isolation.describe())
+        if self.fallbacks:
+            log.warning(
+                "executor sandbox: %s, because %s", self.isolation.describe(), "; ".join(self.fallbacks)
+            )
+        else:
+            log.info("executor sandbox: %s", self.isolation.describe())
 
     # ---- what programs see --------------------------------------------------------------------
     def work_dir(self, slot: int) -> str:
@@ -186,6 +193,7 @@ class Sandbox:
                     cell = self._cell(0, isolation)
                     try:
                         cell.start()
+                        self.fallbacks = reasons
                         return isolation, cell
                     except SandboxUnavailable as exc:
                         said = str(exc)
@@ -222,6 +230,7 @@ class Sandbox:
                 cell = self._cell(0, isolation)
                 try:
                     cell.start()
+                    self.fallbacks = reasons
                     return isolation, cell
                 except SandboxUnavailable as exc:
                     reasons.append(f"landlock failed: {str(exc).splitlines()[-1]}")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!octopack/crawler/v1/crawler.proto\x12\x13octopack.crawler.v1\"\xb0\x03\n\tCrawlSpec\x12\x14\n\x0crepositories\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x03 \x01(\t\x12\r\n\x05since\x18\x04 \x01(\t\x12\r\n\x05until\x18\x05 \x01(\t\x12\x13\n\x0bmax_commits\x18\x06 \x01(\x03\x12\x10\n\x08licenses\x18\x07 \x03(\t\x12\x11\n\tlanguages\x18\x08 \x03(\t\x12\x13\n\x0bray_address\x18\t \x01(\t\x12\r\n\x05\x66resh\x18\n \x01(\x08\x12\x16\n\x0emax_file_bytes\x18\x0b \x01(\x03\x12\x14\n\x0c\x61ll_licenses\x18\x0c \x01(\x08\x12\x0f\n\x07profile\x18\r \x01(\t\x12\x44\n\x0b\x63orrections\x18\x0e \x03(\x0b\x32/.octopack.crawler.v1.CrawlSpec.CorrectionsEntry\x12\x19\n\x11repositories_file\x18\x0f \x01(\t\x12\x1c\n\x14repositories_dataset\x18\x10 \x01(\t\x1a\x32\n\x10\x43orrectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\"D\n\x0fRepositoryError\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"\xff\x02\n\rCrawlProgress\x12\x1a\n\x12repositories_total\x18\x01 \x01(\x05\x12\x19\n\x11repositories_done\x18\x02 \x01(\x05\x12\x1b\n\x13repositories_failed\x18\x03 \x01(\x05\x12\x1c\n\x14repositories_resumed\x18\x04 \x01(\x05\x12\x14\n\x0c\x63ommits_seen\x18\x05 \x01(\x03\x12\x17\n\x0fsamples_emitted\x18\x06 \x01(\x03\x12@\n\x07skipped\x18\x07 \x03(\x0b\x32/.octopack.crawler.v1.CrawlProgress.SkippedEntry\x12\x17\n\x0fsamples_written\x18\x08 \x01(\x03\x12\x1a\n\x12\x63ommits_per_second\x18\t \x01(\x01\x12\r\n\x05phase\x18\n \x01(\t\x12\x17\n\x0f\x64river_launches\x18\x0b \x01(\x05\x1a.\n\x0cSkippedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xef\x02\n\x05\x43rawl\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.octopack.crawler.v1.CrawlState\x12,\n\x04spec\x18\x03 \x01(\x0b\x32\x1e.octopack.crawler.v1.CrawlSpec\x12\x34\n\x08progress\x18\x04 \x01(\x0b\x32\".octopack.crawler.v1.CrawlProgress\x12\x34\n\x06\x65rrors\x18\x05 \x03(\x0b\x32$.octopack.crawler.v1.RepositoryError\x12\x0e\n\x06output\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12:\n\x08licenses\x18\x08 \x03(\x0b\x32(.octopack.crawler.v1.Crawl.LicensesEntry\x1a/\n\rLicensesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\x11StartCrawlRequest\x12,\n\x04spec\x18\x01 \x01(\x0b\x32\x1e.octopack.crawler.v1.CrawlSpec\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"?\n\x12StartCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl\"#\n\x0fGetCrawlRequest\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\"=\n\x10GetCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl\"%\n\x11WatchCrawlRequest\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\"?\n\x12WatchCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl\":\n\x11ListCrawlsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x12ListCrawlsResponse\x12*\n\x06\x63rawls\x18\x01 \x03(\x0b\x32\x1a.octopack.crawler.v1.Crawl\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x43\x61ncelCrawlRequest\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\"@\n\x13\x43\x61ncelCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl*\x90\x01\n\nCrawlState\x12\x1b\n\x17\x43RAWL_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43RAWL_STATE_RUNNING\x10\x01\x12\x19\n\x15\x43RAWL_STATE_SUCCEEDED\x10\x02\x12\x16\n\x12\x43RAWL_STATE_FAILED\x10\x03\x12\x19\n\x15\x43RAWL_STATE_CANCELLED\x10\x04\x32\xea\x03\n\x0e\x43rawlerService\x12]\n\nStartCrawl\x12&.octopack.crawler.v1.StartCrawlRequest\x1a\'.octopack.crawler.v1.StartCrawlResponse\x12W\n\x08GetCrawl\x12$.octopack.crawler.v1.GetCrawlRequest\x1a%.octopack.crawler.v1.GetCrawlResponse\x12_\n\nWatchCrawl\x12&.octopack.crawler.v1.WatchCrawlRequest\x1a\'.octopack.crawler.v1.WatchCrawlResponse0\x01\x12]\n\nListCrawls\x12&.octopack.crawler.v1.ListCrawlsRequest\x1a\'.octopack.crawler.v1.ListCrawlsResponse\x12`\n\x0b\x43\x61ncelCrawl\x12\'.octopack.crawler.v1.CancelCrawlRequest\x1a(.octopack.crawler.v1.CancelCrawlResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!octopack/crawler/v1/crawler.proto\x12\x13octopack.crawler.v1\"\xb0\x03\n\tCrawlSpec\x12\x14\n\x0crepositories\x18\x01 \x03(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x03 \x01(\t\x12\r\n\x05since\x18\x04 \x01(\t\x12\r\n\x05until\x18\x05 \x01(\t\x12\x13\n\x0bmax_commits\x18\x06 \x01(\x03\x12\x10\n\x08licenses\x18\x07 \x03(\t\x12\x11\n\tlanguages\x18\x08 \x03(\t\x12\x13\n\x0bray_address\x18\t \x01(\t\x12\r\n\x05\x66resh\x18\n \x01(\x08\x12\x16\n\x0emax_file_bytes\x18\x0b \x01(\x03\x12\x14\n\x0c\x61ll_licenses\x18\x0c \x01(\x08\x12\x0f\n\x07profile\x18\r \x01(\t\x12\x44\n\x0b\x63orrections\x18\x0e \x03(\x0b\x32/.octopack.crawler.v1.CrawlSpec.CorrectionsEntry\x12\x19\n\x11repositories_file\x18\x0f \x01(\t\x12\x1c\n\x14repositories_dataset\x18\x10 \x01(\t\x1a\x32\n\x10\x43orrectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\"D\n\x0fRepositoryError\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"\x88\x04\n\rCrawlProgress\x12\x1a\n\x12repositories_total\x18\x01 \x01(\x05\x12\x19\n\x11repositories_done\x18\x02 \x01(\x05\x12\x1b\n\x13repositories_failed\x18\x03 \x01(\x05\x12\x1c\n\x14repositories_resumed\x18\x04 \x01(\x05\x12\x14\n\x0c\x63ommits_seen\x18\x05 \x01(\x03\x12\x17\n\x0fsamples_emitted\x18\x06 \x01(\x03\x12@\n\x07skipped\x18\x07 \x03(\x0b\x32/.octopack.crawler.v1.CrawlProgress.SkippedEntry\x12\x17\n\x0fsamples_written\x18\x08 \x01(\x03\x12\x1a\n\x12\x63ommits_per_second\x18\t \x01(\x01\x12\r\n\x05phase\x18\n \x01(\t\x12\x17\n\x0f\x64river_launches\x18\x0b \x01(\x05\x12P\n\x10\x66\x61ilures_by_code\x18\x0c \x03(\x0b\x32\x36.octopack.crawler.v1.CrawlProgress.FailuresByCodeEntry\x1a.\n\x0cSkippedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x35\n\x13\x46\x61iluresByCodeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\xef\x02\n\x05\x43rawl\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.octopack.crawler.v1.CrawlState\x12,\n\x04spec\x18\x03 \x01(\x0b\x32\x1e.octopack.crawler.v1.CrawlSpec\x12\x34\n\x08progress\x18\x04 \x01(\x0b\x32\".octopack.crawler.v1.CrawlProgress\x12\x34\n\x06\x65rrors\x18\x05 \x03(\x0b\x32$.octopack.crawler.v1.RepositoryError\x12\x0e\n\x06output\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12:\n\x08licenses\x18\x08 \x03(\x0b\x32(.octopack.crawler.v1.Crawl.LicensesEntry\x1a/\n\rLicensesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\x11StartCrawlRequest\x12,\n\x04spec\x18\x01 \x01(\x0b\x32\x1e.octopack.crawler.v1.CrawlSpec\x12\x0e\n\x06run_id\x18\x02 \x01(\t\"?\n\x12StartCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl\"#\n\x0fGetCrawlRequest\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\"=\n\x10GetCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl\"%\n\x11WatchCrawlRequest\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\"?\n\x12WatchCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl\":\n\x11ListCrawlsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x12ListCrawlsResponse\x12*\n\x06\x63rawls\x18\x01 \x03(\x0b\x32\x1a.octopack.crawler.v1.Crawl\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x43\x61ncelCrawlRequest\x12\x10\n\x08\x63rawl_id\x18\x01 \x01(\t\"@\n\x13\x43\x61ncelCrawlResponse\x12)\n\x05\x63rawl\x18\x01 \x01(\x0b\x32\x1a.octopack.crawler.v1.Crawl*\x90\x01\n\nCrawlState\x12\x1b\n\x17\x43RAWL_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43RAWL_STATE_RUNNING\x10\x01\x12\x19\n\x15\x43RAWL_STATE_SUCCEEDED\x10\x02\x12\x16\n\x12\x43RAWL_STATE_FAILED\x10\x03\x12\x19\n\x15\x43RAWL_STATE_CANCELLED\x10\x04\x32\xea\x03\n\x0e\x43rawlerService\x12]\n\nStartCrawl\x12&.octopack.crawler.v1.StartCrawlRequest\x1a\'.octopack.crawler.v1.StartCrawlResponse\x12W\n\x08GetCrawl\x12$.octopack.crawler.v1.GetCrawlRequest\x1a%.octopack.crawler.v1.GetCrawlResponse\x12_\n\nWatchCrawl\x12&.octopack.crawler.v1.WatchCrawlRequest\x1a\'.octopack.crawler.v1.WatchCrawlResponse0\x01\x12]\n\nListCrawls\x12&.octopack.crawler.v1.ListCrawlsRequest\x1a\'.octopack.crawler.v1.ListCrawlsResponse\x12`\n\x0b\x43\x61ncelCrawl\x12\'.octopack.crawler.v1.CancelCrawlRequest\x1a(.octopack.crawler.v1.CancelCrawlResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,10 +36,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CRAWLSPEC_CORRECTIONSENTRY']._serialized_options = b'8\001'
   _globals['_CRAWLPROGRESS_SKIPPEDENTRY']._loaded_options = None
   _globals['_CRAWLPROGRESS_SKIPPEDENTRY']._serialized_options = b'8\001'
+  _globals['_CRAWLPROGRESS_FAILURESBYCODEENTRY']._loaded_options = None
+  _globals['_CRAWLPROGRESS_FAILURESBYCODEENTRY']._serialized_options = b'8\001'
   _globals['_CRAWL_LICENSESENTRY']._loaded_options = None
   _globals['_CRAWL_LICENSESENTRY']._serialized_options = b'8\001'
-  _globals['_CRAWLSTATE']._serialized_start=1929
-  _globals['_CRAWLSTATE']._serialized_end=2073
+  _globals['_CRAWLSTATE']._serialized_start=2066
+  _globals['_CRAWLSTATE']._serialized_end=2210
   _globals['_CRAWLSPEC']._serialized_start=59
   _globals['_CRAWLSPEC']._serialized_end=491
   _globals['_CRAWLSPEC_CORRECTIONSENTRY']._serialized_start=441
@@ -47,33 +49,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPOSITORYERROR']._serialized_start=493
   _globals['_REPOSITORYERROR']._serialized_end=561
   _globals['_CRAWLPROGRESS']._serialized_start=564
-  _globals['_CRAWLPROGRESS']._serialized_end=947
-  _globals['_CRAWLPROGRESS_SKIPPEDENTRY']._serialized_start=901
-  _globals['_CRAWLPROGRESS_SKIPPEDENTRY']._serialized_end=947
-  _globals['_CRAWL']._serialized_start=950
-  _globals['_CRAWL']._serialized_end=1317
-  _globals['_CRAWL_LICENSESENTRY']._serialized_start=1270
-  _globals['_CRAWL_LICENSESENTRY']._serialized_end=1317
-  _globals['_STARTCRAWLREQUEST']._serialized_start=1319
-  _globals['_STARTCRAWLREQUEST']._serialized_end=1400
-  _globals['_STARTCRAWLRESPONSE']._serialized_start=1402
-  _globals['_STARTCRAWLRESPONSE']._serialized_end=1465
-  _globals['_GETCRAWLREQUEST']._serialized_start=1467
-  _globals['_GETCRAWLREQUEST']._serialized_end=1502
-  _globals['_GETCRAWLRESPONSE']._serialized_start=1504
-  _globals['_GETCRAWLRESPONSE']._serialized_end=1565
-  _globals['_WATCHCRAWLREQUEST']._serialized_start=1567
-  _globals['_WATCHCRAWLREQUEST']._serialized_end=1604
-  _globals['_WATCHCRAWLRESPONSE']._serialized_start=1606
-  _globals['_WATCHCRAWLRESPONSE']._serialized_end=1669
-  _globals['_LISTCRAWLSREQUEST']._serialized_start=1671
-  _globals['_LISTCRAWLSREQUEST']._serialized_end=1729
-  _globals['_LISTCRAWLSRESPONSE']._serialized_start=1731
-  _globals['_LISTCRAWLSRESPONSE']._serialized_end=1820
-  _globals['_CANCELCRAWLREQUEST']._serialized_start=1822
-  _globals['_CANCELCRAWLREQUEST']._serialized_end=1860
-  _globals['_CANCELCRAWLRESPONSE']._serialized_start=1862
-  _globals['_CANCELCRAWLRESPONSE']._serialized_end=1926
-  _globals['_CRAWLERSERVICE']._serialized_start=2076
-  _globals['_CRAWLERSERVICE']._serialized_end=2566
+  _globals['_CRAWLPROGRESS']._serialized_end=1084
+  _globals['_CRAWLPROGRESS_SKIPPEDENTRY']._serialized_start=983
+  _globals['_CRAWLPROGRESS_SKIPPEDENTRY']._serialized_end=1029
+  _globals['_CRAWLPROGRESS_FAILURESBYCODEENTRY']._serialized_start=1031
+  _globals['_CRAWLPROGRESS_FAILURESBYCODEENTRY']._serialized_end=1084
+  _globals['_CRAWL']._serialized_start=1087
+  _globals['_CRAWL']._serialized_end=1454
+  _globals['_CRAWL_LICENSESENTRY']._serialized_start=1407
+  _globals['_CRAWL_LICENSESENTRY']._serialized_end=1454
+  _globals['_STARTCRAWLREQUEST']._serialized_start=1456
+  _globals['_STARTCRAWLREQUEST']._serialized_end=1537
+  _globals['_STARTCRAWLRESPONSE']._serialized_start=1539
+  _globals['_STARTCRAWLRESPONSE']._serialized_end=1602
+  _globals['_GETCRAWLREQUEST']._serialized_start=1604
+  _globals['_GETCRAWLREQUEST']._serialized_end=1639
+  _globals['_GETCRAWLRESPONSE']._serialized_start=1641
+  _globals['_GETCRAWLRESPONSE']._serialized_end=1702
+  _globals['_WATCHCRAWLREQUEST']._serialized_start=1704
+  _globals['_WATCHCRAWLREQUEST']._serialized_end=1741
+  _globals['_WATCHCRAWLRESPONSE']._serialized_start=1743
+  _globals['_WATCHCRAWLRESPONSE']._serialized_end=1806
+  _globals['_LISTCRAWLSREQUEST']._serialized_start=1808
+  _globals['_LISTCRAWLSREQUEST']._serialized_end=1866
+  _globals['_LISTCRAWLSRESPONSE']._serialized_start=1868
+  _globals['_LISTCRAWLSRESPONSE']._serialized_end=1957
+  _globals['_CANCELCRAWLREQUEST']._serialized_start=1959
+  _globals['_CANCELCRAWLREQUEST']._serialized_end=1997
+  _globals['_CANCELCRAWLRESPONSE']._serialized_start=1999
+  _globals['_CANCELCRAWLRESPONSE']._serialized_end=2063
+  _globals['_CRAWLERSERVICE']._serialized_start=2213
+  _globals['_CRAWLERSERVICE']._serialized_end=2703
 # @@protoc_insertion_point(module_scope)

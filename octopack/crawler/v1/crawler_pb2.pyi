@@ -205,6 +205,26 @@ class CrawlProgress(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class FailuresByCodeEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REPOSITORIES_TOTAL_FIELD_NUMBER: _builtins.int
     REPOSITORIES_DONE_FIELD_NUMBER: _builtins.int
     REPOSITORIES_FAILED_FIELD_NUMBER: _builtins.int
@@ -216,6 +236,7 @@ class CrawlProgress(_message.Message):
     COMMITS_PER_SECOND_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
     DRIVER_LAUNCHES_FIELD_NUMBER: _builtins.int
+    FAILURES_BY_CODE_FIELD_NUMBER: _builtins.int
     repositories_total: _builtins.int
     repositories_done: _builtins.int
     repositories_failed: _builtins.int
@@ -235,6 +256,10 @@ class CrawlProgress(_message.Message):
     def skipped(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """commits skipped, by reason"""
 
+    @_builtins.property
+    def failures_by_code(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Repositories failed, by status code name (every failure; Crawl.errors keeps the first 1,000 messages)."""
+
     def __init__(
         self,
         *,
@@ -249,10 +274,11 @@ class CrawlProgress(_message.Message):
         commits_per_second: _builtins.float = ...,
         phase: _builtins.str = ...,
         driver_launches: _builtins.int = ...,
+        failures_by_code: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commits_per_second", b"commits_per_second", "commits_seen", b"commits_seen", "driver_launches", b"driver_launches", "phase", b"phase", "repositories_done", b"repositories_done", "repositories_failed", b"repositories_failed", "repositories_resumed", b"repositories_resumed", "repositories_total", b"repositories_total", "samples_emitted", b"samples_emitted", "samples_written", b"samples_written", "skipped", b"skipped"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commits_per_second", b"commits_per_second", "commits_seen", b"commits_seen", "driver_launches", b"driver_launches", "failures_by_code", b"failures_by_code", "phase", b"phase", "repositories_done", b"repositories_done", "repositories_failed", b"repositories_failed", "repositories_resumed", b"repositories_resumed", "repositories_total", b"repositories_total", "samples_emitted", b"samples_emitted", "samples_written", b"samples_written", "skipped", b"skipped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

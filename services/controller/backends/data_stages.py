@@ -85,8 +85,10 @@ class CrawlStage:
             # Idempotent: a restart that interrupted the deletion resumes this attempt and finishes it.
             await asyncio.to_thread(store.delete_version, name, _version(crawl.output), True)
             # Permanent when every repository failed permanently (a retry cannot help), else transient.
+            # The codes of every failure (the errors list keeps only the first messages).
+            codes = list(p.failures_by_code) or [e.code for e in crawl.errors]
             raise combined("every repository failed: " + "; ".join(f"{e.repository}: {e.message}" for e in crawl.errors),
-                           [e.code for e in crawl.errors])
+                           codes)
         details = {"commits_seen": str(p.commits_seen), "repositories_failed": str(p.repositories_failed),
                    "crawl_id": crawl.crawl_id, **{f"skipped.{k}": str(v) for k, v in sorted(p.skipped.items())}}
         return jobs_pb2.StageOutputs(

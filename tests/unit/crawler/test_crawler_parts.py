@@ -209,3 +209,24 @@ def test_walk_streams_the_history(tmp_path: Path) -> None:
     assert first.message == "Set the value to 29\n" and first.changes[0].path == b"a.py"
     walk.close()
     assert len(list(gitio.walk(repo.path, "HEAD", max_commits=5))) == 5
+
+
+def test_failures_are_counted_by_code_past_the_kept_errors() -> None:
+    """Only the first ERRORS_KEPT messages are kept, but every failure's code is counted: a crawl whose later
+    failures are transient is not taken for a permanent one."""
+    from octopack.common.errors import combined
+    from octopack.services.crawler.crawl import ERRORS_KEPT, CrawlProgress
+    from octopack.services.crawler.repository import RepoResult
+
+    progress = CrawlProgress()
+    for i in range(ERRORS_KEPT + 5):
+        code = "NOT_FOUND" if i < ERRORS_KEPT else "UNAVAILABLE"
+        progress.add(RepoResult(f"repo-{i}", error="gone", error_code=code).to_dict())
+    assert progress.repositories_failed == ERRORS_KEPT + 5
+    assert len(progress.errors) == ERRORS_KEPT and progress.errors_dropped == 5
+    assert progress.failures_by_code == {"NOT_FOUND": ERRORS_KEPT, "UNAVAILABLE": 5}
+    assert set(progress.error_codes.values()) == {"NOT_FOUND"}  # what the kept errors alone would say
+    again = CrawlProgress.from_doc(progress.to_doc())
+    assert again.failures_by_code == progress.failures_by_code
+    assert combined("x", list(again.failures_by_code)).code == "UNAVAILABLE"  # retried, not failed for good
+    assert combined("x", ["NOT_FOUND"]).code == "NOT_FOUND"

@@ -239,6 +239,39 @@ async def test_network_namespace_has_no_route(sandbox: Sandbox) -> None:
     assert reason in out.stderr.lower(), out
 
 
+@pytest.mark.skipif(landlock.abi() < LANDLOCK_MIN_ABI, reason=f"needs Landlock ABI {LANDLOCK_MIN_ABI}")
+def test_auto_says_why_it_falls_back(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``auto`` without bubblewrap runs in landlock mode and logs, as a warning, why namespaces were not had."""
+    import octopack.services.executor.sandbox as sandbox_module
+
+    real = shutil.which
+    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None if name == "bwrap" else real(name))
+    with caplog.at_level("INFO", logger=sandbox_module.__name__):
+        box = Sandbox(ExecutorSettings(concurrency=1, isolation="auto"))
+    try:
+        assert box.isolation.mode == "landlock"
+        assert box.fallbacks == [
+            "bubblewrap is not installed (apt-get install bubblewrap; scripts/install_toolchains.sh does)"
+        ]
+        (record,) = [r for r in caplog.records if r.getMessage().startswith("executor sandbox:")]
+        assert record.levelname == "WARNING" and "because bubblewrap is not installed" in record.getMessage()
+    finally:
+        box.close()
+
+
+def test_auto_with_the_strongest_mode_logs_no_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    import octopack.services.executor.sandbox as sandbox_module
+
+    with caplog.at_level("INFO", logger=sandbox_module.__name__):
+        box = Sandbox(ExecutorSettings(concurrency=1, isolation="auto"))
+    try:
+        assert box.isolation.mode == "namespaces" and box.fallbacks == []
+        (record,) = [r for r in caplog.records if r.getMessage().startswith("executor sandbox:")]
+        assert record.levelname == "INFO"
+    finally:
+        box.close()
+
+
 async def test_a_missing_command_is_a_sandbox_error(sandbox: Sandbox) -> None:
     (out,) = await run(sandbox, step("", argv=["/no/such/compiler", "x"]))
     assert out.error and "could not start" in out.error
