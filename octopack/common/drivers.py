@@ -71,6 +71,9 @@ class DriverWork:
 
 D = TypeVar("D", bound=DriverWork)
 
+#: The run record a cancel leaves before it stops the run's driver; a new launch of the run removes it.
+CANCEL_RECORD = "cancel"
+
 
 def driver_env(s3: S3Settings, log_level: str = "INFO") -> dict[str, str]:
     """The environment of a driver: the service's ``OCTOPACK_S3_*`` (the same bucket) and its log level."""
@@ -199,6 +202,7 @@ class DriverRuns(BackgroundRuns[D]):
         except ConditionFailed:
             return self._record(work)  # someone else launched one: follow theirs
         self.records.delete(work.run_id, "result")
+        self.records.delete(work.run_id, CANCEL_RECORD)
         self._submit(work, doc["launches"])
         return doc, etag
 
@@ -243,7 +247,7 @@ class DriverRuns(BackgroundRuns[D]):
                     raise Unavailable(f"the driver of {self.noun} {work.run_id} ended without a result: {tail}")
                 self._finish(work, result)
                 return
-            time.sleep(self.poll_s)
+            work.cancel_event.wait(self.poll_s)  # a cancel is acted on at once
 
     def _finish(self, work: D, result: dict[str, Any]) -> None:
         with work.lock:
@@ -256,6 +260,7 @@ class DriverRuns(BackgroundRuns[D]):
     def _cancel(self, work: D, sub: str) -> None:
         if sub:
             if self.ray.status(sub) not in (None, "SUCCEEDED", "FAILED", "STOPPED"):
+                self.records.put(work.run_id, CANCEL_RECORD, {"at": datetime.now(UTC).isoformat()})
                 work.before_stop()
                 time.sleep(work.stop_grace_s)
             self.ray.stop(sub)
@@ -264,6 +269,14 @@ class DriverRuns(BackgroundRuns[D]):
                 if time.monotonic() > deadline:
                     raise FailedPrecondition(f"the driver {sub} of {self.noun} {work.run_id} did not stop")
                 time.sleep(self.poll_s)
+        result = self.records.get(work.run_id, "result")
+        if result is not None and result.get("state") == SUCCEEDED:
+            # The driver committed before the cancel reached it: a committed version stays, so does the run.
+            log.info("%s %s: the cancel came after its driver committed %s", self.noun, work.run_id,
+                     result.get("output"))
+            work.cancel_event.clear()
+            self._finish(work, result)
+            return
         work.on_cancelled()
         self.records.put(work.run_id, "result", {"state": CANCELLED})
 

@@ -180,8 +180,12 @@ class Crawl:
     def __init__(
         self, request: CrawlRequest, area: StagingArea, runner: Runner, report: Report | None = None,
         partition_bytes: int = PARTITION_BYTES, report_every: float = 1.0,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self.request = request.validate()
+        #: The service's own word that the run is cancelled (its run record), read once the marker of an
+        #: earlier driver is cleared: a cancel that left its marker just before that is not lost.
+        self.stop_requested = stop_requested
         self.area = area
         self.runner = runner
         self.report = report or (lambda progress: None)
@@ -229,6 +233,8 @@ class Crawl:
             self._publish()
 
         clear_cancelled(area)  # an earlier driver's cancellation
+        if self.stop_requested():
+            self.cancel_event.set()  # the runner starts nothing, and the marker is left again
         self.runner.crawl(sources.iterate(area.store), self.request.options.model_dump_json(), area, on_done,
                           self._cancelled)
         if self.cancel_event.is_set():

@@ -14,7 +14,8 @@ import logging
 import sys
 from typing import Any
 
-from octopack.common.background import SUCCEEDED, RunRecords
+from octopack.common.background import CANCELLED, SUCCEEDED, RunRecords
+from octopack.common.drivers import CANCEL_RECORD
 from octopack.common.errors import OctopackError
 from octopack.common.logging import setup_logging
 from octopack.common.objectstore import S3Settings
@@ -43,9 +44,15 @@ def run(run_id: str, records: RunRecords, store: DatasetStore, runner: Runner, p
 
     try:
         area = store.stage(request.dataset, run_id, description=describe(request))
-        crawl = Crawl(request, area, runner, report, partition_bytes)
+        crawl = Crawl(request, area, runner, report, partition_bytes,
+                      stop_requested=lambda: records.get(run_id, CANCEL_RECORD) is not None)
         progress = crawl.run()
-        result = {"state": SUCCEEDED, "output": f"{request.dataset}@{progress.version}", "progress": progress.to_doc()}
+        if crawl.cancel_event.is_set():  # the service left the cancellation marker: nothing was committed
+            result = {"state": CANCELLED, "error": f"crawl {run_id} was cancelled", "code": "CANCELLED",
+                      "progress": progress.to_doc()}
+        else:
+            result = {"state": SUCCEEDED, "output": f"{request.dataset}@{progress.version}",
+                      "progress": progress.to_doc()}
     except OctopackError as exc:
         log.error("crawl %s failed: %s", run_id, exc.message)
         result = {"state": "failed", "error": exc.message, "code": exc.code}

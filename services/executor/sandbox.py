@@ -72,8 +72,8 @@ class Sandbox:
         self._check_reachable()
         self._install_driver()
         #: Why a stronger mode than the one in use could not be had (empty when ``auto`` got the strongest).
-        self.fallbacks: list[str] = []
-        self.isolation, first = self._probe()
+        self.fallbacks: list[str]
+        self.isolation, first, self.fallbacks = self._probe()
         self.cells = [first] + [self._cell(slot, self.isolation) for slot in range(1, settings.concurrency)]
         for cell in self.cells[1:]:
             cell.start()
@@ -178,8 +178,9 @@ class Sandbox:
         argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
         return argv
 
-    def _probe(self) -> tuple[Isolation, Cell]:
-        """The strongest isolation the settings allow and the platform gives, with slot 0 started."""
+    def _probe(self) -> tuple[Isolation, Cell, list[str]]:
+        """The strongest isolation the settings allow and the platform gives, with slot 0 started, and why
+        each stronger one could not be had."""
         want, network = self.settings.isolation, self.settings.network
         reasons: list[str] = []
         if want in ("auto", "namespaces"):
@@ -193,8 +194,7 @@ class Sandbox:
                     cell = self._cell(0, isolation)
                     try:
                         cell.start()
-                        self.fallbacks = reasons
-                        return isolation, cell
+                        return isolation, cell, reasons
                     except SandboxUnavailable as exc:
                         said = str(exc)
                         if proc == "mount" and "proc" in said:
@@ -230,8 +230,7 @@ class Sandbox:
                 cell = self._cell(0, isolation)
                 try:
                     cell.start()
-                    self.fallbacks = reasons
-                    return isolation, cell
+                    return isolation, cell, reasons
                 except SandboxUnavailable as exc:
                     reasons.append(f"landlock failed: {str(exc).splitlines()[-1]}")
         self.close()

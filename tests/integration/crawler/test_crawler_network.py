@@ -4,11 +4,7 @@ unresponsive git server is cut off by the stall watchdog, and CancelCrawl kills 
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,51 +21,9 @@ from octopack.services.crawler.policy import NetworkPolicy
 from octopack.services.crawler.runner import LocalRunner
 from octopack.services.crawler.server import crawler_service
 from octopack.services.crawler.settings import CrawlerSettings
+from tests.integration.crawler.listener import Listener, listener
 
 pytestmark = pytest.mark.integration
-
-
-class Listener:
-    """A TCP server on loopback that records every connection and what it received, and answers nothing
-    (an unresponsive git daemon; an internal HTTP service that must never be reached)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.received: list[bytes] = []
-        self.closed = threading.Event()  # set when a client hung up
-        self.accepted = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.set()
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
-
-    def _read(self, conn: socket.socket) -> None:
-        with conn:
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    self.closed.set()
-                    return
-                self.received.append(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@contextmanager
-def listener() -> Iterator[Listener]:
-    server = Listener()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def _crawler(ray_head: Any, s3_settings: Any, **git: Any) -> Any:

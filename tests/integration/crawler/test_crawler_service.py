@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
+from octopack.common.background import SUCCEEDED, RunRecords
 from octopack.common.server import start_server
 from octopack.crawler.v1 import crawler_pb2 as pb
 from octopack.crawler.v1 import crawler_pb2_grpc
@@ -24,6 +25,7 @@ from octopack.services.crawler.options import CrawlOptions
 from octopack.services.crawler.runs import CrawlRuns
 from octopack.services.crawler.server import crawler_service
 from octopack.services.crawler.settings import CrawlerSettings
+from tests.integration.crawler.listener import listener
 from tests.unit.crawler.gitrepo import Repo, oracle
 
 pytestmark = [pytest.mark.integration, pytest.mark.ray]
@@ -189,23 +191,56 @@ async def test_a_restarted_service_adopts_the_running_crawl(tmp_path: Path, s3_s
 
 
 async def test_cancel_stops_the_crawl_and_removes_what_it_staged(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
-    settings = CrawlerSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=0.3)
+    # One repository crawled and staged, one whose clone hangs: the cancel comes while the crawl runs.
+    settings = CrawlerSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=0.3,
+                               git_schemes=["https", "git"], git_allow_private=True, git_stall_seconds=60)
     store = DatasetStore.from_settings(s3_settings)
+    running = await start_server(settings, [crawler_service(settings, s3_settings)])
+    try:
+        with listener() as daemon:
+            async with grpc.aio.insecure_channel(running.address) as channel:
+                stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
+                hang = f"git://127.0.0.1:{daemon.port}/hang.git"
+                spec = pb.CrawlSpec(repositories=[str(ROOT), hang], dataset="cancelled", all_licenses=True)
+                started = (await stub.StartCrawl(pb.StartCrawlRequest(spec=spec, run_id="cancel-me"))).crawl
+                assert await asyncio.to_thread(daemon.accepted.wait, 120), "the hanging clone never started"
+                while (await stub.GetCrawl(pb.GetCrawlRequest(crawl_id=started.crawl_id))).crawl \
+                        .progress.repositories_done < 1:  # the other repository's samples are staged
+                    await asyncio.sleep(0.2)
+                area = store.find_run("cancelled", "cancel-me")
+                assert area is not None and store.objects.list_keys(area.prefix)
+                await stub.CancelCrawl(pb.CancelCrawlRequest(crawl_id=started.crawl_id))
+                final = (await _watch(stub, started.crawl_id))[-1]
+        assert final.state == pb.CRAWL_STATE_CANCELLED and final.output == ""
+        assert store.find_run("cancelled", "cancel-me") is None
+        left = [o.key for o in store.objects.list(store.dataset_prefix("cancelled"))]
+        assert left == [f"{store.dataset_prefix('cancelled')}_counter.json"], left  # versions are never reused
+        assert store.list_versions("cancelled") == []
+    finally:
+        await running.stop(0)
+
+
+async def test_a_cancel_that_comes_after_the_commit_leaves_the_crawl_succeeded(tmp_path: Path, s3_settings, ray_head) -> None:  # type: ignore[no-untyped-def]
+    # The service looks at its driver rarely here, so the driver commits and ends before the cancel is seen.
+    settings = CrawlerSettings(host="127.0.0.1", port=0, ray_address=ray_head.dashboard, poll_seconds=120)
+    store = DatasetStore.from_settings(s3_settings)
+    records = RunRecords(store.objects, settings.runs_prefix)
     running = await start_server(settings, [crawler_service(settings, s3_settings)])
     try:
         async with grpc.aio.insecure_channel(running.address) as channel:
             stub = crawler_pb2_grpc.CrawlerServiceStub(channel)
-            spec = pb.CrawlSpec(repositories=[str(ROOT)], dataset="cancelled", all_licenses=True)
-            started = (await stub.StartCrawl(pb.StartCrawlRequest(spec=spec, run_id="cancel-me"))).crawl
-            while store.find_run("cancelled", "cancel-me") is None:  # the driver has staged its version
+            spec = pb.CrawlSpec(repositories=[str(ROOT)], dataset="late", all_licenses=True)
+            await stub.StartCrawl(pb.StartCrawlRequest(spec=spec, run_id="late-cancel"))
+            deadline = time.monotonic() + 120
+            while (records.get("late-cancel", "result") or {}).get("state") != SUCCEEDED:
+                assert time.monotonic() < deadline, "the driver did not commit"
                 await asyncio.sleep(0.2)
-            await stub.CancelCrawl(pb.CancelCrawlRequest(crawl_id=started.crawl_id))
-            final = (await _watch(stub, started.crawl_id))[-1]
-            assert final.state == pb.CRAWL_STATE_CANCELLED and final.output == ""
-            assert store.find_run("cancelled", "cancel-me") is None
-            left = [o.key for o in store.objects.list(store.dataset_prefix("cancelled"))]
-            assert left == [f"{store.dataset_prefix('cancelled')}_counter.json"], left  # versions are never reused
-            assert store.list_versions("cancelled") == []
+            await stub.CancelCrawl(pb.CancelCrawlRequest(crawl_id="late-cancel"))
+            final = (await _watch(stub, "late-cancel"))[-1]
+        # A committed version is never removed by a cancel: the crawl stays what it became.
+        assert final.state == pb.CRAWL_STATE_SUCCEEDED, final.error
+        assert final.output == "late@v1" and store.list_versions("late") == ["v1"]
+        assert store.find_run("late", "late-cancel") is not None
     finally:
         await running.stop(0)
 

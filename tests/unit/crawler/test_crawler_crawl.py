@@ -89,6 +89,30 @@ def test_a_run_resumes_what_it_staged_and_a_fresh_one_starts_over(tmp_path: Path
     assert len(store.list_versions("ds")) == 2
 
 
+def test_a_cancel_seen_in_the_run_record_is_not_lost_when_the_marker_is_cleared(tmp_path: Path, store) -> None:
+    from octopack.services.crawler.crawl import Crawl
+    from octopack.services.crawler.runner import LocalRunner
+    from octopack.services.crawler.task import CANCELLED, mark_cancelled
+
+    a = Repo(tmp_path / "a")
+    _history(a)
+    request = CrawlRequest([str(a.path)], "ds", CrawlOptions()).validate()
+    runner = LocalRunner(1, cache_dir=str(tmp_path / "cache"))
+    # An earlier driver's marker, with no cancel on record: the marker is cleared and the crawl goes on.
+    area = store.stage("ds", "resumed-run")
+    mark_cancelled(area)
+    done = Crawl(request, area, runner, stop_requested=lambda: False).run()
+    assert done.repositories_done == 1 and store.list_versions("ds") == [done.version]
+    # The service's cancel (its record, then the marker) came as this driver started: nothing is crawled,
+    # and the marker is left again for the tasks.
+    area = store.stage("ds", "cancelled-run")
+    mark_cancelled(area)
+    crawl = Crawl(request, area, runner, stop_requested=lambda: True)
+    progress = crawl.run()
+    assert crawl.cancel_event.is_set() and progress.repositories_done == 0 and not progress.version
+    assert store.objects.exists(area.key(CANCELLED)) and store.list_versions("ds") == [done.version]
+
+
 def test_forks_keep_a_sha_once_with_every_repository(tmp_path: Path, store) -> None:
     origin = Repo(tmp_path / "origin")
     shas = _history(origin)
