@@ -30,7 +30,8 @@ def collect_garbage(store: DatasetStore, older_than: timedelta) -> dict[str, Any
 
     Returns ``{"removed_versions": ["name@version", ...], "removed_objects": N}``.
     """
-    from octopack.datasets.store import MANIFEST, WRITER
+    from octopack.datasets.reader import MANIFEST
+    from octopack.datasets.store import WRITER
 
     cutoff = datetime.now(UTC) - older_than
     removed_versions: list[str] = []

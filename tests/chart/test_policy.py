@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.chart import policy
+from tests.chart import netpolicy, policy
 from tests.chart.conftest import NAMESPACE, RELEASE, VALUE_SETS, Docs, Render, by_kind, named
 
 CONTROLLER = {"app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "controller"}
@@ -188,7 +188,7 @@ def test_auth_check_reports_services_without_a_token(render: Render) -> None:
 def test_every_pod_of_the_release_has_an_ingress_policy_that_names_its_sources(docs: Docs) -> None:
     pods = list(policy.pod_templates(docs))
     assert len(pods) > 10
-    assert policy.check_ingress(docs, pods) == []
+    assert netpolicy.check_ingress(docs, pods) == []
 
 
 def test_every_component_has_its_own_network_policy(render: Render) -> None:
@@ -199,14 +199,14 @@ def test_every_component_has_its_own_network_policy(render: Render) -> None:
 
 
 def test_minio_admits_only_this_releases_pods(docs: Docs) -> None:
-    assert policy.check_store_ingress(docs, RELEASE) == []
+    assert netpolicy.check_store_ingress(docs, RELEASE) == []
 
 
 def test_the_crawler_reaches_only_dns_the_store_and_public_https(docs: Docs) -> None:
     crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
     env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
     external = frozenset() if "minio" in env["OCTOPACK_S3_ENDPOINT"] else frozenset({443})
-    assert policy.check_fetch_egress(docs, crawler, "crawler", {443}, external) == []
+    assert netpolicy.check_fetch_egress(docs, crawler, "crawler", {443}, external) == []
 
 
 def test_the_data_cluster_that_runs_git_reaches_only_itself_dns_the_store_and_public_https(render: Render) -> None:
@@ -223,14 +223,14 @@ def test_the_data_cluster_that_runs_git_reaches_only_itself_dns_the_store_and_pu
     env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
     external = frozenset() if "minio" in env["OCTOPACK_S3_ENDPOINT"] else frozenset({443})
     for where, pod in pods:
-        assert policy.check_fetch_egress(docs, pod, where, {443}, external) == []
+        assert netpolicy.check_fetch_egress(docs, pod, where, {443}, external) == []
 
 
 def test_the_crawlers_egress_follows_its_git_schemes(render: Render) -> None:
     docs = render(sets=["crawler.git.schemes={https,ssh}"])
     crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
-    assert policy.check_fetch_egress(docs, crawler, "crawler", {443, 22}) == []
-    assert policy.check_fetch_egress(docs, crawler, "crawler", {443}) == [
+    assert netpolicy.check_fetch_egress(docs, crawler, "crawler", {443, 22}) == []
+    assert netpolicy.check_fetch_egress(docs, crawler, "crawler", {443}) == [
         "crawler: NetworkPolicy/octopack-crawler opens ports [22] to the internet"]
     env = {e["name"]: e.get("value") for e in crawler["spec"]["containers"][0]["env"]}
     assert env["OCTOPACK_CRAWLER_GIT_SCHEMES"] == "https,ssh"
@@ -245,7 +245,7 @@ def test_ingress_check_reports_a_missing_policy_and_open_rules(render: Render) -
     pol["spec"]["ingress"].append({"ports": [{"port": "grpc"}]})
     named(docs, "NetworkPolicy", "octopack-inference-ray")["spec"]["ingress"].append(
         {"from": [{"namespaceSelector": {}}]})
-    violations = policy.check_ingress(docs, list(policy.pod_templates(docs)))
+    violations = netpolicy.check_ingress(docs, list(policy.pod_templates(docs)))
     assert "Deployment/octopack-filter: no NetworkPolicy restricts its ingress" in violations
     assert "Deployment/octopack-datasets: NetworkPolicy/octopack-datasets admits every pod of the namespace" in violations
     assert "Deployment/octopack-datasets: NetworkPolicy/octopack-datasets admits every source" in violations
@@ -256,14 +256,14 @@ def test_store_and_egress_checks_report_what_they_guard(render: Render) -> None:
     docs = copy.deepcopy(render())
     named(docs, "NetworkPolicy", "octopack-minio")["spec"]["ingress"][0]["from"].append(
         {"podSelector": {"matchLabels": {"app": "anything"}}})
-    assert policy.check_store_ingress(docs, RELEASE) == [
+    assert netpolicy.check_store_ingress(docs, RELEASE) == [
         "StatefulSet/octopack-minio: NetworkPolicy/octopack-minio admits {'podSelector': {'matchLabels': {'app': 'anything'}}}"]
     crawler = named(docs, "Deployment", "octopack-crawler")["spec"]["template"]
     egress = named(docs, "NetworkPolicy", "octopack-crawler")["spec"]["egress"]
     egress[-1]["to"][0]["ipBlock"]["except"].remove("10.0.0.0/8")
     egress.append({"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "controller"}}}],
                    "ports": [{"port": 50051}]})
-    assert policy.check_fetch_egress(docs, crawler, "crawler", {443}) == [
+    assert netpolicy.check_fetch_egress(docs, crawler, "crawler", {443}) == [
         "crawler: NetworkPolicy/octopack-crawler reaches 10.0.0.0/8",
         "crawler: NetworkPolicy/octopack-crawler allows egress to "
         "{'podSelector': {'matchLabels': {'app.kubernetes.io/component': 'controller'}}} on [50051]",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -74,40 +73,26 @@ class Program:
         # No user namespace: RLIMIT_NPROC counts every task of this uid (the server's included).
         limits = process.limits(step, _tasks_of(os.getuid()))
         rules = self._ruleset()
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
         start = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setsid()
-                for sig in process.RESET_SIGNALS:
-                    signal.signal(sig, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_SETMASK, [])
-                null = os.open("/dev/null", os.O_RDONLY)
-                for fd, target in ((null, 0), (out_fd, 1), (err_fd, 2)):
-                    os.dup2(fd, target)
-                for name, (soft, hard) in limits.items():
-                    resource.setrlimit(process.LIMITS[name], (soft, hard))
-                seccomp.install(ipc=True)
-                rules.restrict()
-                os.execvpe(step["argv"][0], step["argv"], step["env"])
-            except BaseException as exc:  # reported by the init as a sandbox error
-                os.write(err_w, str(exc).encode()[:4000])
-            os._exit(127)
-        os.close(err_w)
-        os.close(rules.fd)
-        os.close(out_fd)
-        os.close(err_fd)
-        failure = b""
-        while chunk := os.read(err_r, 4096):
-            failure += chunk
-        os.close(err_r)
+
+        def confine() -> None:
+            seccomp.install(ipc=True)
+            rules.restrict()
+
+        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            pid, failure = process.spawn(
+                step["argv"], step["env"], limits, (null, out_fd, err_fd), confine=confine, search=True
+            )
+        finally:
+            for fd in (null, rules.fd, out_fd, err_fd):
+                os.close(fd)
         signal.setitimer(signal.ITIMER_REAL, max(0.001, float(step["timeout"])))
         status = self._wait_for(pid)
         signal.setitimer(signal.ITIMER_REAL, 0)
         seconds = time.monotonic() - start
         process.kill_all(pid_one=False)
-        error = f"could not start {step['argv'][0]}: {failure.decode('utf-8', 'replace')}" if failure else ""
+        error = f"could not start {step['argv'][0]}: {failure}" if failure else ""
         if status is None:
             status, error = 0, error or "the step's process was lost"
         return process.event(index, status, seconds, self.timed_out, self.work, error)

@@ -108,7 +108,6 @@ class NamespaceSlot:
             if event is not None:
                 return event
         limits = process.limits(step, process.SLOT_TASKS)
-        flags = [f"{process.PRLIMIT_FLAGS[k]}={soft}:{hard}" for k, (soft, hard) in limits.items()]
         command = (
             shutil.which(step["argv"][0], path=step["env"].get("PATH"))
             if "/" not in step["argv"][0]
@@ -121,26 +120,16 @@ class NamespaceSlot:
             return process.event(
                 index, 0, 0.0, False, "/work", f"could not start {step['argv'][0]}: not found"
             )
-        actions = [
-            (os.POSIX_SPAWN_DUP2, self.null, 0),
-            (os.POSIX_SPAWN_DUP2, out_fd, 1),
-            (os.POSIX_SPAWN_DUP2, err_fd, 2),
-        ]
         try:
-            pid = os.posix_spawn(
-                process.PRLIMIT,
-                [process.PRLIMIT, *flags, "--", command, *step["argv"][1:]],
-                step["env"],
-                file_actions=actions,
-                setsid=True,
-                setsigdef=process.RESET_SIGNALS,
-                setsigmask=(),
+            pid, failure = process.spawn(
+                [command, *step["argv"][1:]], step["env"], limits, (self.null, out_fd, err_fd)
             )
-        except OSError as exc:
-            return process.event(index, 0, 0.0, False, "/work", f"could not start {step['argv'][0]}: {exc}")
         finally:
             os.close(out_fd)
             os.close(err_fd)
+        if failure:
+            os.waitpid(pid, 0)
+            return process.event(index, 0, 0.0, False, "/work", f"could not start {step['argv'][0]}: {failure}")
         status, timed_out = self._wait(pid, start + float(step["timeout"]))
         seconds = time.monotonic() - start
         process.kill_all(pid_one=True)

@@ -12,6 +12,7 @@ import os
 import resource
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -37,15 +38,6 @@ DEFAULT_DISK = 256 * 1024 * 1024
 SLOT_TASKS = 3
 #: How often a running step's orphans are reaped (they would count against RLIMIT_NPROC).
 REAP_SECONDS = 0.05
-PRLIMIT = "/usr/bin/prlimit"
-PRLIMIT_FLAGS = {
-    "cpu": "--cpu",
-    "as": "--as",
-    "nproc": "--nproc",
-    "fsize": "--fsize",
-    "nofile": "--nofile",
-    "core": "--core",
-}
 LIMITS = {
     "cpu": resource.RLIMIT_CPU,
     "as": resource.RLIMIT_AS,
@@ -94,6 +86,48 @@ def limits(step: dict[str, Any], extra_tasks: int) -> dict[str, list[int]]:
         if ceiling != resource.RLIM_INFINITY:
             limits[name] = [min(pair[0], ceiling), min(pair[1], ceiling)]
     return limits
+
+
+def spawn(
+    argv: list[str],
+    env: dict[str, str],
+    limits: dict[str, list[int]],
+    stdio: tuple[int, int, int],
+    confine: Callable[[], None] | None = None,
+    search: bool = False,
+) -> tuple[int, str]:
+    """Start a step's process: its own session, default signals, ``stdio`` as fds 0-2, ``limits`` set
+    (and ``confine()`` run) before the exec, so they hold from the program's first instruction.
+
+    Returns the pid and, when the process could not become the program, why (the child then exits
+    127; a close-on-exec pipe carries the reason and reads empty once the exec succeeded). ``search``:
+    look ``argv[0]`` up in the environment's PATH.
+    """
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            for sig in RESET_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target)
+            for name, (soft, hard) in limits.items():
+                resource.setrlimit(LIMITS[name], (soft, hard))
+            if confine is not None:
+                confine()
+            (os.execvpe if search else os.execve)(argv[0], argv, env)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                os.write(err_w, str(exc).encode()[:4000])
+        os._exit(127)
+    os.close(err_w)
+    failure = b""
+    while chunk := os.read(err_r, 4096):
+        failure += chunk
+    os.close(err_r)
+    return pid, failure.decode("utf-8", "replace")
 
 
 def event(index: int, status: int, seconds: float, timed_out: bool, work: str, error: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ the events pipe closes when the program is over and its processes are gone.
 namespaces mode (:class:`NamespaceSlot`, inside bubblewrap, which made the slot's user, network,
 IPC, UTS and PID namespaces and its read-only view of the system): the supervisor is PID 1 of a
 PID namespace of its own, with a /proc of its own, one tmpfs bound on /work, /tmp, /var/tmp and
-/dev/shm, and capabilities that no program it starts inherits. Steps are spawned (vfork + exec,
-through util-linux ``prlimit`` for their limits). Between programs it kills every process but
+/dev/shm, and capabilities that no program it starts inherits. Steps are forked, get their limits and exec
+(``process.spawn``). Between programs it kills every process but
 itself (``kill(-1)`` from PID 1), empties the tmpfs, and removes SysV IPC objects and POSIX
 message queues, so nothing of one program is left for the next; bubblewrap's seccomp filter
 refuses kernel keyrings, the one per-uid store that would survive.
