@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import pytest
@@ -150,8 +151,13 @@ def containerd_profile(target: Path) -> Path:
     return target
 
 
-def pod_arguments(deployment: dict[str, Any], volumes_root: Path, seccomp: Path | None) -> list[str]:
-    """``podman run`` arguments for the Deployment's pod: security, volumes, environment, limits."""
+def pod_arguments(
+    deployment: dict[str, Any], volumes_root: Path, seccomp: Path | None, secrets: dict[tuple[str, str], str]
+) -> list[str]:
+    """``podman run`` arguments for the Deployment's pod: security, volumes, environment, limits.
+
+    ``secrets``: the value of each (Secret, key) an environment variable takes (``valueFrom.secretKeyRef``).
+    """
     spec = deployment["spec"]["template"]["spec"]
     pod_sc = spec.get("securityContext", {})
     (container,) = spec["containers"]
@@ -185,7 +191,12 @@ def pod_arguments(deployment: dict[str, Any], volumes_root: Path, seccomp: Path 
             folder.chmod(0o777)
             args += ["-v", f"{folder}:{mount['mountPath']}"]
     for item in container["env"]:
-        args += ["-e", f"{item['name']}={item['value']}"]
+        if "value" in item:
+            args += ["-e", f"{item['name']}={item['value']}"]
+            continue
+        ref = item["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) in secrets, f"{item['name']} comes from Secret {ref['name']} key {ref['key']}"
+        args += ["-e", f"{item['name']}={secrets[ref['name'], ref['key']]}"]
     limits = container["resources"]["limits"]
     args += ["--memory", str(quantity(limits["memory"])), "--cpus", str(limits["cpu"])]
     return args
@@ -198,8 +209,15 @@ class Pod:
         self.name = name
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{name}-"))
         podman("rm", "-f", name, check=False)
-        port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
-        args = pod_arguments(deployment, self.scratch, seccomp)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        port = container["ports"][0]["containerPort"]
+        # What the Secrets the Deployment refers to would hold (the auth token the chart generates).
+        refs = {(e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"]): e["name"]
+                for e in container["env"] if "valueFrom" in e}
+        secrets = {ref: token_hex(16) for ref in refs}
+        #: Environment variable -> the value its Secret gave it.
+        self.from_secrets = {name: secrets[ref] for ref, name in refs.items()}
+        args = pod_arguments(deployment, self.scratch, seccomp, secrets)
         podman("run", "-d", "--name", name, "-p", f"127.0.0.1::{port}", *args, *extra, image)
         mapping = podman("port", name, f"{port}/tcp", check=False).stdout.strip().splitlines()
         self.address = mapping[0].replace("0.0.0.0", "127.0.0.1") if mapping else ""  # "": it exited

@@ -13,14 +13,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 
 from octopack.executor.v1 import executor_pb2 as pb
 from octopack.executor.v1 import executor_pb2_grpc as rpc
 from tests.chart import executor_image as pod
+from tests.integration.executor.executor_server import bearer_channel
 
 pytestmark = [pytest.mark.full, pytest.mark.timeout(3600)]
+#: The chart turns authentication on by default: the pod's token comes from its Secret.
+TOKEN = "OCTOPACK_EXECUTOR_AUTH_TOKEN"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def start(image: str, name: str, seccomp: Path | None, *values: str) -> pod.Pod:
 
 
 def stub(container: pod.Pod) -> rpc.ExecutorServiceStub:
-    return rpc.ExecutorServiceStub(grpc.insecure_channel(container.address))
+    return rpc.ExecutorServiceStub(bearer_channel(container.address, container.from_secrets.get(TOKEN, "")))
 
 
 def capabilities(container: pod.Pod) -> pb.GetCapabilitiesResponse:

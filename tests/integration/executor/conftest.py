@@ -52,7 +52,7 @@ def _podman_executor(kind: str, tmp: Path) -> Iterator[ExecutorServer]:
     files = ["/tmp/octopack-stack/state.json", "/work/octopack-stack/s3/data/jobs/job.json"]
     server = ExecutorServer(
         container.address, 0, container.pid, files, "/work", label=f"podman-{kind}", exists=container.exists,
-        internal_port=50052,
+        internal_port=50052, token=container.from_secrets.get("OCTOPACK_EXECUTOR_AUTH_TOKEN", ""),
     )
     try:
         container.wait_serving(server.serving)

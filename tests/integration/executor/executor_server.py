@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -32,6 +33,35 @@ SECRET = "octopack-fake-secret-7f3a9c1e"
 ROOT = Path(__file__).resolve().parents[3]
 #: The unprivileged user the non-root deployment runs the server as (created when missing).
 TEST_USER = "octopack-test"
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+              grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds ``authorization: Bearer <token>`` to every call (the chart's pods require a token)."""
+
+    def __init__(self, token: str) -> None:
+        self.metadata = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: Any) -> Any:
+        return details._replace(metadata=[*(details.metadata or ()), self.metadata])
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with_token(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with_token(details), requests)
+
+
+def bearer_channel(address: str, token: str) -> grpc.Channel:
+    """A plaintext channel that sends ``token`` with every call (none when it is empty)."""
+    channel = grpc.insecure_channel(address)
+    return grpc.intercept_channel(channel, _Bearer(token)) if token else channel
 
 
 @dataclass
@@ -53,9 +83,11 @@ class ExecutorServer:
     #: The port the server listens on, as a process beside it would connect to it.
     internal_port: int = 0
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    #: The bearer token the server requires ("" when it requires none).
+    token: str = ""
 
     def stub(self) -> executor_pb2_grpc.ExecutorServiceStub:
-        return executor_pb2_grpc.ExecutorServiceStub(grpc.insecure_channel(self.address))
+        return executor_pb2_grpc.ExecutorServiceStub(bearer_channel(self.address, self.token))
 
     def serving(self) -> bool:
         """True while the server answers health checks (and, on the host, its process lives)."""
