@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from octopack.services.executor.model import ExecutionResult, Limits, Status, StepOutcome
 from octopack.services.executor.runners import Runner
 
+#: What a build tool says when the work directory's disk limit stops it (ENOSPC).
+NO_SPACE = "No space left on device"
+
 
 def compile_failure(program_id: str, built: StepOutcome, seconds: float, limits: Limits) -> ExecutionResult:
     if built.error:
@@ -15,7 +18,8 @@ def compile_failure(program_id: str, built: StepOutcome, seconds: float, limits:
         status, detail = Status.TIMEOUT, "compilation exceeded its time budget"
     elif built.output_exceeded:
         status, detail = Status.OUTPUT_LIMIT, "compiler output exceeded the cap"
-    elif built.disk_full:
+    elif built.disk_full or NO_SPACE in built.stderr:
+        # A linker that ran out of room removes its partial output, so the disk looks free again afterwards.
         status, detail = Status.DISK_LIMIT, _disk_detail(limits)
     else:
         status, detail = Status.COMPILE_ERROR, f"compiler exited with {built.exit_code}"

@@ -23,6 +23,10 @@ JVM_SIZES = ["-XX:CompressedClassSpaceSize=128m", "-XX:ReservedCodeCacheSize=64m
 JVM_OVERHEAD = 3 * GiB // 2
 
 
+#: What the JVM prints when the process limit leaves it no thread to start.
+THREAD_MARKERS = ("Failed to start thread", "unable to create native thread", "Cannot create worker GC thread")
+
+
 class JavaRunner(Runner):
     language = "java"
     filename = "Main.java"
@@ -69,7 +73,10 @@ class JavaRunner(Runner):
             return Status.PASSED
         if "java.lang.AssertionError" in run.stderr:
             return Status.FAILED
-        # Any other uncaught throwable is a crash before the tests could judge.
+        # Any other uncaught throwable is a crash before the tests could judge; so is a JVM that could not
+        # start its own threads (the process limit), which it says in its log on stdout.
         if "Exception in thread" in run.stderr or run.signal:
+            return Status.RUNTIME_ERROR
+        if any(marker in run.stdout or marker in run.stderr for marker in THREAD_MARKERS):
             return Status.RUNTIME_ERROR
         return Status.FAILED

@@ -60,7 +60,7 @@ BODIES: dict[str, dict[str, str]] = {
         "java": "while (true) {}",
         "go": "for {\n}",
         "cpp": "volatile unsigned long x = 0;\nwhile (true) { x++; }",
-        "rust": "let mut x: u64 = 0;\nloop { x = std::hint::black_box(x.wrapping_add(1)); }",
+        "rust": "let mut x: u64 = 0;\nloop { x = unsafe { std::ptr::read_volatile(&x) }.wrapping_add(1); }",
     },
     "output_flood": {
         "python": "while True:\n    print('x' * 1000)\n",

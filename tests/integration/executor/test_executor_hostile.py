@@ -171,7 +171,8 @@ def test_filling_the_disk_is_disk_limit(target: ExecutorServer, language: str) -
     if not protection(target, "disk_limit").enforced:
         pytest.skip(f"{target.label} enforces no disk limit (GetCapabilities says so)")
     result = run(
-        target, language, program(language, "fill_disk"), timeout_seconds=30, max_disk_bytes=16 * MiB, max_file_bytes=8 * MiB
+        # 64 MiB: room for the build (a Rust test binary against Debian's std is 18 MiB), then the run fills it.
+        target, language, program(language, "fill_disk"), timeout_seconds=30, max_disk_bytes=64 * MiB, max_file_bytes=8 * MiB
     )
     assert result.status == S.STATUS_DISK_LIMIT, result
     after = run(target, "python", "import os; print(sorted(os.listdir('.')))")
@@ -224,7 +225,13 @@ def test_a_neighbours_files_are_out_of_reach(target: ExecutorServer, language: s
     victim, attack = batch(target, prog("python", neighbour, pid="victim"), prog(language, attacker, pid="attacker"))
     assert victim.status == S.STATUS_PASSED and victim.stdout == "intact\n", victim
     assert attack.status not in (S.STATUS_SANDBOX_ERROR, S.STATUS_COMPILE_ERROR), attack
-    assert lines(attack, "found") == [] and lines(attack, "replaced") == [], attack.stdout
+    assert lines(attack, "replaced") == [], attack.stdout
+    found = lines(attack, "found")
+    if "can still be stat-ed" in protection(target, "private_files").how:
+        # Landlock governs reads and writes, not metadata: a path guessed right is seen to exist, no more.
+        assert set(found) <= set(guesses), attack.stdout
+    else:
+        assert found == [], attack.stdout
     contained(target)
 
 

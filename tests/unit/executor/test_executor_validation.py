@@ -81,6 +81,10 @@ def outcome(code: int, out: str = "", err: str = "") -> StepOutcome:
          Status.RUNTIME_ERROR),
         ("go", outcome(2, err="fatal error: all goroutines are asleep - deadlock!"), Status.RUNTIME_ERROR),
         ("rust", outcome(101, out="test result: FAILED. 0 passed; 1 failed"), Status.FAILED),
+        # The JVM could not start its own threads (the process limit): it logs that on stdout and exits 1.
+        ("java", outcome(1, out='[0.015s][warning][os,thread] Failed to start thread "VM Thread" - pthread_create '
+                                'failed (EAGAIN) for attributes: stacksize: 1024k'), Status.RUNTIME_ERROR),
+        ("java", outcome(1), Status.FAILED),
     ],
 )
 def test_verdicts(executor: Executor, language: str, run: StepOutcome, status: Status) -> None:
@@ -94,6 +98,11 @@ def test_a_full_work_directory_is_disk_limit_only_when_the_step_failed(executor:
     passed = StepOutcome(0, "", "", 0.1, disk_full=True)
     assert run_verdict(runner, passed, limits)[0] is Status.PASSED
     assert compile_failure("p", failed, 0.1, limits).status is Status.DISK_LIMIT
+    # A linker out of room removes its partial output: the disk is free again, the message says what happened.
+    linked = StepOutcome(1, "", "note: /usr/bin/ld: final link failed: No space left on device", 0.3)
+    assert compile_failure("p", linked, 0.3, limits).status is Status.DISK_LIMIT
+    assert compile_failure("p", StepOutcome(1, "", "error[E0425]: cannot find value", 0.3), 0.3, limits).status \
+        is Status.COMPILE_ERROR
 
 
 def test_an_isolation_that_cannot_be_had_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
