@@ -44,7 +44,9 @@ def test_eval_with_a_served_model(tiny_model: Path, tmp_path: Path) -> None:
     address = f"127.0.0.1:{port}"
     env = dict(os.environ, OCTOPACK_SERVE_TORCH_THREADS="1", OCTOPACK_SERVE_DEVICE="cpu")
     server = subprocess.Popen(
-        [sys.executable, "-m", "octopack.cli.main", "serve", str(tiny_model), "--no-ray", "--port", str(port)],
+        # Its HTTP port too: the default (8000) may be a local stack's Serve proxy.
+        [sys.executable, "-m", "octopack.cli.main", "serve", str(tiny_model), "--no-ray", "--port", str(port),
+         "--http-port", str(_free_port())],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
