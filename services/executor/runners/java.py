@@ -75,8 +75,7 @@ class JavaRunner(Runner):
             return Status.FAILED
         # Any other uncaught throwable is a crash before the tests could judge; so is a JVM that could not
         # start its own threads (the process limit), which it says in its log on stdout.
-        if "Exception in thread" in run.stderr or run.signal:
-            return Status.RUNTIME_ERROR
-        if any(marker in run.stdout or marker in run.stderr for marker in THREAD_MARKERS):
+        no_thread = any(marker in run.stdout or marker in run.stderr for marker in THREAD_MARKERS)
+        if "Exception in thread" in run.stderr or run.signal or no_thread:
             return Status.RUNTIME_ERROR
         return Status.FAILED
